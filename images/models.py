@@ -1,0 +1,192 @@
+"""An uploaded image and its upscaling job."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from pathlib import PurePosixPath
+from typing import IO
+
+from django.conf import settings
+from django.core import signing
+from django.core.files import File
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+DOWNLOAD_SALT = "images.download"
+
+
+def human_size(num_bytes: int | None) -> str | None:
+    """Bytes as a short human string with binary units: ``1536`` -> ``"1.5 KB"``."""
+    if num_bytes is None:
+        return None
+    size = float(num_bytes)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{int(size)} B" if unit == "B" else f"{size:.2f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+def _original_path(instance: Image, filename: str) -> str:
+    return f"images/{instance.pk}/original{PurePosixPath(filename).suffix.lower()}"
+
+
+def _upscaled_path(instance: Image, filename: str) -> str:
+    return f"images/{instance.pk}/{filename}"
+
+
+class Image(models.Model):
+    """One image uploaded for upscaling, its result file and the state of its job.
+
+    Sizes are in bytes, dimensions in pixels after the EXIF orientation is applied.
+    ``target_width`` x ``target_height`` is the output size, whether it was asked for
+    directly or follows from ``scale_factor``.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        PROCESSING = "processing"
+        COMPLETED = "completed"
+        FAILED = "failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="images")
+
+    original = models.FileField(upload_to=_original_path, max_length=255)
+    original_filename = models.CharField(max_length=255)
+    original_size = models.PositiveBigIntegerField()
+    original_width = models.PositiveIntegerField()
+    original_height = models.PositiveIntegerField()
+    original_format = models.CharField(max_length=8)
+
+    scale_factor = models.PositiveSmallIntegerField(null=True, blank=True)
+    target_width = models.PositiveIntegerField()
+    target_height = models.PositiveIntegerField()
+    model = models.CharField(max_length=32)
+    scale_chain = models.JSONField(default=list, blank=True)
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    error = models.TextField(blank=True)
+    upscaled = models.FileField(upload_to=_upscaled_path, max_length=255, blank=True)
+    upscaled_size = models.PositiveBigIntegerField(null=True, blank=True)
+    upscaled_width = models.PositiveIntegerField(null=True, blank=True)
+    upscaled_height = models.PositiveIntegerField(null=True, blank=True)
+    upscaled_format = models.CharField(max_length=8, blank=True)
+    processing_time = models.FloatField(null=True, blank=True, help_text="Seconds of inference and encoding.")
+    task_id = models.CharField(max_length=64, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["owner", "-created_at"]), models.Index(fields=["status", "started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.original_filename} ({self.status})"
+
+    # --- presentation ---------------------------------------------------------------
+
+    @property
+    def original_dimensions(self) -> str:
+        return f"{self.original_width}x{self.original_height}"
+
+    @property
+    def upscaled_dimensions(self) -> str | None:
+        if self.upscaled_width is None:
+            return None
+        return f"{self.upscaled_width}x{self.upscaled_height}"
+
+    @property
+    def download_filename(self) -> str:
+        stem = PurePosixPath(self.original_filename).stem or "image"
+        suffix = PurePosixPath(self.upscaled.name).suffix if self.upscaled else ""
+        return f"{stem}_upscaled_{self.target_width}x{self.target_height}{suffix}"
+
+    def download_token(self) -> str:
+        """A signed token naming this image, accepted by the file view until it expires."""
+        return signing.dumps(str(self.pk), salt=DOWNLOAD_SALT)
+
+    def download_path(self) -> str | None:
+        """Path of the signed file URL for a completed image, else None."""
+        if self.status != self.Status.COMPLETED or not self.upscaled:
+            return None
+        return reverse("images:file", args=[self.download_token()])
+
+    @classmethod
+    def from_download_token(cls, token: str) -> Image | None:
+        """The completed image a valid, unexpired token names, or None."""
+        try:
+            pk = signing.loads(token, salt=DOWNLOAD_SALT, max_age=settings.DOWNLOAD_URL_MAX_AGE)
+        except signing.BadSignature:
+            return None
+        return cls.objects.filter(pk=pk, status=cls.Status.COMPLETED).first()
+
+    # --- state changes ------------------------------------------------------------------
+    # Each transition is a conditional UPDATE, so a worker, the stall sweep and a
+    # delete racing each other cannot overwrite one another's outcome.
+
+    def claim(self) -> bool:
+        """Move pending -> processing; False if someone else already moved it (or it is gone)."""
+        now = timezone.now()
+        claimed = Image.objects.filter(pk=self.pk, status=self.Status.PENDING).update(
+            status=self.Status.PROCESSING, started_at=now, updated_at=now
+        )
+        if claimed:
+            self.status, self.started_at = self.Status.PROCESSING, now
+        return bool(claimed)
+
+    def complete(self, content: IO[bytes], extension: str, *, width: int, height: int, fmt: str,
+                 scale_chain: list[int], seconds: float) -> bool:  # fmt: skip
+        """Store the result file and move processing -> completed.
+
+        Returns False, leaving no file behind, when the image was deleted or failed
+        meanwhile.
+        """
+        name = f"upscaled_{width}x{height}.{extension}"
+        stored = self.upscaled.storage.save(_upscaled_path(self, name), File(content, name=name))
+        now = timezone.now()
+        done = Image.objects.filter(pk=self.pk, status=self.Status.PROCESSING).update(
+            status=self.Status.COMPLETED,
+            upscaled=stored,
+            upscaled_size=self.upscaled.storage.size(stored),
+            upscaled_width=width,
+            upscaled_height=height,
+            upscaled_format=fmt,
+            scale_chain=scale_chain,
+            processing_time=round(seconds, 3),
+            error="",
+            completed_at=now,
+            updated_at=now,
+        )
+        if not done:
+            self.upscaled.storage.delete(stored)
+            return False
+        self.refresh_from_db()
+        return True
+
+    def fail(self, reason: str) -> bool:
+        """Move pending/processing -> failed with a reason for the user; False if already finished."""
+        now = timezone.now()
+        failed = Image.objects.filter(pk=self.pk, status__in=[self.Status.PENDING, self.Status.PROCESSING]).update(
+            status=self.Status.FAILED, error=reason[:2000], completed_at=now, updated_at=now
+        )
+        if failed:
+            self.status, self.error = self.Status.FAILED, reason
+        return bool(failed)
+
+    def delete_files(self) -> None:
+        """Remove the original and the result from storage."""
+        for field in (self.original, self.upscaled):
+            if field and field.name:
+                field.storage.delete(field.name)
+
+    @classmethod
+    def stalled(cls) -> models.QuerySet[Image]:
+        """Images still processing after the task timeout plus a grace period: their worker died."""
+        cutoff = timezone.now() - timedelta(seconds=settings.UPSCALE_TASK_TIMEOUT + 120)
+        return cls.objects.filter(status=cls.Status.PROCESSING, started_at__lt=cutoff)

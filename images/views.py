@@ -1,0 +1,92 @@
+"""The image API: upload, list, show, download, delete. Thin views over :mod:`images.models`."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.http import FileResponse, Http404, HttpRequest
+from django.shortcuts import get_object_or_404
+from rest_framework import status
+from rest_framework.exceptions import ParseError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from images.models import Image
+from images.serializers import ImageSerializer, UpscaleRequestSerializer
+from images.tasks import enqueue_upscale
+from upscaler_site.api import PageNumberPagination, ValidationFailed, ok
+
+
+def user_images(request: Request):
+    return Image.objects.filter(owner=request.user)
+
+
+class UpscaleView(APIView):
+    """``POST /api/images/upscale``: store the upload and queue it; 202 with the new record."""
+
+    def post(self, request: Request) -> Response:
+        serializer = UpscaleRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with transaction.atomic():
+            image = serializer.save(owner=request.user)
+            enqueue_upscale(image)
+        data = ImageSerializer(image, context={"request": request}).data
+        return ok(data, "Image accepted for upscaling.", status.HTTP_202_ACCEPTED)
+
+
+class ImageListView(APIView):
+    """``GET /api/images``: the user's images, newest first, paginated, optionally by status."""
+
+    def get(self, request: Request) -> Response:
+        images = user_images(request)
+        wanted = request.query_params.get("status")
+        if wanted is not None:
+            if wanted not in Image.Status.values:
+                raise ValidationFailed({"status": [f"Must be one of: {', '.join(Image.Status.values)}."]})
+            images = images.filter(status=wanted)
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(images, request, view=self)
+        return paginator.get_paginated_response(ImageSerializer(page, many=True, context={"request": request}).data)
+
+
+class ImageDetailView(APIView):
+    """``GET /api/images/{id}`` shows one image; ``DELETE`` removes it and both files."""
+
+    def get(self, request: Request, pk: str) -> Response:
+        image = get_object_or_404(user_images(request), pk=pk)
+        return ok(ImageSerializer(image, context={"request": request}).data)
+
+    def delete(self, request: Request, pk: str) -> Response:
+        with transaction.atomic():
+            image = get_object_or_404(user_images(request).select_for_update(), pk=pk)
+            image.delete()
+            # Files go only once the row is gone for good, so a failed delete loses nothing.
+            transaction.on_commit(image.delete_files)
+        return ok(None, "Image deleted.")
+
+
+class ImageDownloadView(APIView):
+    """``GET /api/images/{id}/download``: a signed, expiring URL to the result file."""
+
+    def get(self, request: Request, pk: str) -> Response:
+        image = get_object_or_404(user_images(request), pk=pk)
+        path = image.download_path()
+        if path is None:
+            detail = image.error if image.status == Image.Status.FAILED else None
+            message = f"The image is {image.status}; only completed images can be downloaded."
+            if detail:
+                message += f" It failed: {detail}"
+            raise ParseError(message)
+        return ok({"download_url": request.build_absolute_uri(path), "filename": image.download_filename})
+
+
+def download_file(request: HttpRequest, token: str) -> FileResponse:
+    """Serve a result file to whoever holds a valid signed URL (no token header needed)."""
+    image = Image.from_download_token(token)
+    if image is None:
+        raise Http404("This download link is invalid or has expired.")
+    try:
+        handle = image.upscaled.open("rb")
+    except FileNotFoundError:
+        raise Http404("The file is no longer available.") from None
+    return FileResponse(handle, as_attachment=True, filename=image.download_filename)

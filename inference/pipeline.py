@@ -1,0 +1,199 @@
+"""From a decoded image to its upscaled image: size planning, model passes, resampling."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from inference.imageio import Planes, merge_planes, resize_plane, split_planes
+from inference.models import compute_dtype, default_device, get_spec, load_network
+from inference.tiling import upscale_tiled
+
+MAX_SCALE = 4
+MAX_TARGET_SIDE = 16384
+
+
+class SizeError(ValueError):
+    """A requested output size is impossible; ``field`` names the offending request field."""
+
+    def __init__(self, message: str, field: str = "scale_factor") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def output_size(
+    size: tuple[int, int],
+    *,
+    scale_factor: int | None = None,
+    target_width: int | None = None,
+    target_height: int | None = None,
+    max_scale: int = MAX_SCALE,
+) -> tuple[int, int]:
+    """The output (width, height) for an input of ``size`` = (width, height) pixels.
+
+    Either ``scale_factor`` or one or both target sides are given; a missing side
+    follows the input's aspect ratio. The target must not be smaller than the input
+    on either side, must be larger on at least one, and at most ``max_scale`` times
+    the input on each side.
+
+    Raises:
+        SizeError: the combination is invalid or unreachable.
+    """
+    width, height = size
+    if scale_factor is not None:
+        if target_width is not None or target_height is not None:
+            raise SizeError("Give either scale_factor or target_width/target_height, not both.")
+        return width * scale_factor, height * scale_factor
+    if target_width is None and target_height is None:
+        return width * 2, height * 2
+    if target_width is None:
+        target_width = max(1, round(width * target_height / height))
+    if target_height is None:
+        target_height = max(1, round(height * target_width / width))
+    for name, value in (("target_width", target_width), ("target_height", target_height)):
+        if not 1 <= value <= MAX_TARGET_SIDE:
+            raise SizeError(f"{name} must be between 1 and {MAX_TARGET_SIDE}.", name)
+    field = "target_width" if target_width is not None else "target_height"
+    if target_width < width or target_height < height or (target_width, target_height) == (width, height):
+        raise SizeError(
+            f"The target {target_width}x{target_height} must be larger than the original {width}x{height}.", field
+        )
+    if target_width > width * max_scale or target_height > height * max_scale:
+        raise SizeError(
+            f"The target {target_width}x{target_height} is more than {max_scale}x the original {width}x{height}.",
+            field,
+        )
+    return target_width, target_height
+
+
+def plan_passes(native_scales: tuple[int, ...], factor: float) -> list[int]:
+    """The chain of native network scales whose product first reaches ``factor``.
+
+    Prefers the smallest native scale that covers what is left (so x2 with a x2/x3/x4
+    model is one x2 pass) and chains the largest one otherwise (x8 with a x4 model is
+    x4 then x2 or x4). The result is then resampled to the exact size.
+    """
+    passes: list[int] = []
+    reached = 1
+    while reached < factor - 1e-9 or not passes:
+        remaining = factor / reached
+        covering = [s for s in sorted(native_scales) if s >= remaining - 1e-9]
+        step = covering[0] if covering else max(native_scales)
+        passes.append(step)
+        reached *= step
+    return passes
+
+
+@dataclass
+class UpscaleResult:
+    """An upscaled image and how it was made.
+
+    ``image``: Pillow image at the requested size in the output mode.
+    ``model``: the model name. ``scale_chain``: native network scales applied in
+    order, e.g. ``[4]``. ``seconds``: wall time of the inference.
+    """
+
+    image: Image.Image
+    model: str
+    scale_chain: list[int]
+    device: str
+    seconds: float
+
+
+def _tile_size(model_tile: int, device: torch.device) -> int:
+    override = os.environ.get("UPSCALER_TILE")
+    if override:
+        return int(override)
+    # A GPU has the memory for much larger tiles, which amortise the context.
+    return model_tile * 3 if device.type == "cuda" else model_tile
+
+
+def upscale_image(
+    image: Image.Image,
+    size: tuple[int, int],
+    *,
+    model: str = "standard",
+    device: torch.device | None = None,
+    tile: int | None = None,
+    overlap: int = 16,
+    progress: Callable[[float], None] | None = None,
+) -> UpscaleResult:
+    """Upscale a Pillow image to exactly ``size`` = (width, height) with a super-resolution model.
+
+    The colour is run through the model's native networks (chained when the factor
+    exceeds one pass) in tiles, then resampled with Lanczos to the exact size. An
+    alpha channel is upscaled separately with Lanczos and kept. Grayscale input gives
+    grayscale output; 16-bit grayscale stays 16-bit.
+
+    Args:
+        image: any mode :func:`inference.imageio.split_planes` accepts, orientation applied.
+        size: output (width, height) in pixels, larger than the input.
+        model: a name in :data:`inference.models.MODELS`.
+        device: defaults to :func:`inference.models.default_device`.
+        tile: tile size in input pixels; defaults to the model's, larger on CUDA.
+        overlap: context in input pixels around each tile.
+        progress: called with the fraction done in [0, 1].
+
+    Raises:
+        UnknownModel: unknown model name.
+        InferenceError: the network produced invalid output.
+    """
+    spec = get_spec(model)
+    device = device or default_device()
+    dtype = compute_dtype(device)
+    tile = tile or _tile_size(spec.tile, device)
+    started = time.perf_counter()
+
+    planes: Planes = split_planes(image)
+    in_w, in_h = image.size
+    factor = max(size[0] / in_w, size[1] / in_h)
+    chain = plan_passes(spec.scales, factor)
+
+    color = planes.color
+    out_dtype = np.dtype(np.uint16 if planes.bits == 16 else np.uint8)
+    with torch.inference_mode():
+        for index, scale in enumerate(chain):
+            network = load_network(model, scale, str(device))
+            last = index == len(chain) - 1
+
+            def report(done: int, total: int, index: int = index) -> None:
+                if progress is not None:
+                    progress((index + done / total) / len(chain))
+
+            color = upscale_tiled(
+                network,
+                color,
+                scale,
+                tile=tile,
+                overlap=overlap,
+                device=device,
+                dtype=dtype,
+                out_dtype=out_dtype if last else np.dtype(np.float32),
+                progress=report,
+            )
+
+    if planes.bits == 16:
+        gray = color.mean(axis=2, dtype=np.float32)
+        color_img = Image.fromarray(np.rint(gray).astype(np.uint16))
+    else:
+        color_img = Image.fromarray(color, "RGB")
+    del color
+    color_img = resize_plane(color_img, size)
+    alpha_img = None
+    if planes.alpha is not None:
+        alpha_u8 = np.rint(planes.alpha * 255.0).astype(np.uint8)
+        alpha_img = resize_plane(Image.fromarray(alpha_u8, "L"), size)
+    out = merge_planes(color_img, alpha_img, planes.mode)
+    return UpscaleResult(
+        image=out,
+        model=model,
+        scale_chain=chain,
+        device=str(device),
+        seconds=time.perf_counter() - started,
+    )

@@ -1,0 +1,177 @@
+"""The API's response envelope, error handling, authentication and pagination.
+
+Every API response is ``{"success": true, "message": ..., "data": ...}`` or
+``{"success": false, "message": ..., "errors": {field: [messages]}}``, including
+the errors that DRF and Django raise themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, pagination, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+log = logging.getLogger(__name__)
+
+# DRF's default messages are terse; these are what a client sees in "message".
+STATUS_MESSAGES = {
+    400: "The request is malformed.",
+    401: "Authentication credentials were not provided or are invalid.",
+    403: "You do not have permission to perform this action.",
+    404: "Not found.",
+    405: "Method not allowed.",
+    406: "Not acceptable.",
+    413: "The request body is too large.",
+    415: "Unsupported media type.",
+    422: "The given data was invalid.",
+    429: "Too many requests.",
+    500: "Internal server error.",
+}
+
+
+def ok(data: Any = None, message: str = "OK", status_code: int = status.HTTP_200_OK, **extra: Any) -> Response:
+    """A success envelope: ``{"success": true, "message": message, "data": data, **extra}``."""
+    return Response({"success": True, "message": message, "data": data, **extra}, status=status_code)
+
+
+def error_body(message: str, errors: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """An error envelope body: ``{"success": false, "message": message, "errors": errors}``."""
+    return {"success": False, "message": message, "errors": errors or {}}
+
+
+class ValidationFailed(exceptions.ValidationError):
+    """A validation error answered with 422 Unprocessable Content, as upscaling APIs do."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = STATUS_MESSAGES[413]
+    default_code = "payload_too_large"
+
+
+def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's error detail (dicts and lists, nested) as ``{"field.sub": [messages]}``."""
+    if isinstance(detail, dict):
+        out: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(detail, list):
+        if all(not isinstance(v, (dict, list)) for v in detail):
+            return {prefix or "non_field_errors": [str(v) for v in detail]}
+        out = {}
+        for index, value in enumerate(detail):
+            out.update(_flatten(value, f"{prefix}.{index}" if prefix else str(index)))
+        return out
+    return {prefix or "non_field_errors": [str(detail)]}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF exception handler that answers every error in the envelope.
+
+    Validation errors become 422 with field errors; Django's own exceptions are
+    mapped (``RequestDataTooBig`` to 413, ``SuspiciousOperation`` to 400); anything
+    unexpected is logged and answered 500 without internal details.
+    """
+    if isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
+    elif isinstance(exc, SuspiciousOperation):
+        exc = exceptions.ParseError()
+    elif isinstance(exc, exceptions.ValidationError) and not isinstance(exc, ValidationFailed):
+        exc = ValidationFailed(exc.detail)
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        log.exception("Unhandled error in API view", exc_info=exc)
+        return Response(error_body(STATUS_MESSAGES[500]), status=500)
+
+    code = response.status_code
+    if isinstance(exc, exceptions.ValidationError):
+        message = STATUS_MESSAGES[422]
+        errors = _flatten(exc.detail)
+    else:
+        detail = getattr(exc, "detail", None)
+        message = str(detail) if isinstance(detail, str) and detail else STATUS_MESSAGES.get(code, "Error.")
+        errors = _flatten(detail) if isinstance(detail, (dict, list)) else {}
+        if isinstance(exc, (Http404, exceptions.NotFound)):
+            message = STATUS_MESSAGES[404]
+        elif isinstance(exc, PermissionDenied) and not message:
+            message = STATUS_MESSAGES[403]
+    response.data = error_body(message, errors)
+    return response
+
+
+class PageNumberPagination(pagination.PageNumberPagination):
+    """``?page=N&per_page=M`` pagination answering ``data``, ``meta`` and ``links``."""
+
+    page_size = 15
+    page_size_query_param = "per_page"
+    max_page_size = 100
+
+    def get_paginated_response(self, data: list[Any]) -> Response:
+        page = self.page
+        paginator = page.paginator
+        request = self.request
+
+        def link(number: int | None) -> str | None:
+            if number is None:
+                return None
+            url = request.build_absolute_uri()
+            from rest_framework.utils.urls import replace_query_param
+
+            return replace_query_param(url, self.page_query_param, number)
+
+        last = max(paginator.num_pages, 1)
+        return ok(
+            data,
+            message="OK",
+            meta={
+                "current_page": page.number,
+                "last_page": last,
+                "per_page": paginator.per_page,
+                "total": paginator.count,
+            },
+            links={
+                "first": link(1),
+                "last": link(last),
+                "prev": link(page.previous_page_number()) if page.has_previous() else None,
+                "next": link(page.next_page_number()) if page.has_next() else None,
+            },
+        )
+
+    def get_page_size(self, request: Any) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        try:
+            size = int(raw)
+        except ValueError:
+            raise ValidationFailed({"per_page": ["Must be an integer between 1 and 100."]}) from None
+        if not 1 <= size <= self.max_page_size:
+            raise ValidationFailed({"per_page": ["Must be an integer between 1 and 100."]})
+        return size
+
+    def paginate_queryset(self, queryset: Any, request: Any, view: Any = None) -> list[Any] | None:
+        raw = request.query_params.get(self.page_query_param, "1")
+        if not raw.isdigit() or int(raw) < 1:
+            raise ValidationFailed({"page": ["Must be a positive integer."]})
+        try:
+            return super().paginate_queryset(queryset, request, view)
+        except exceptions.NotFound:
+            raise ValidationFailed({"page": ["That page contains no results."]}) from None
+
+
+def json_error_view(status_code: int, message: str | None = None):
+    """A Django error view (``handler404`` …) that answers the API's envelope under /api/."""
+
+    def view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+        return JsonResponse(error_body(message or STATUS_MESSAGES[status_code]), status=status_code)
+
+    return view
