@@ -18,13 +18,13 @@ DOWNLOAD_SALT = "images.download"
 
 
 def human_size(num_bytes: int | None) -> str | None:
-    """Bytes as a short human string with binary units: ``1536`` -> ``"1.5 KB"``."""
+    """Bytes as a short human string with binary units: ``1536`` -> ``"1.5 KB"``, ``10485760`` -> ``"10 MB"``."""
     if num_bytes is None:
         return None
     size = float(num_bytes)
     for unit in ("B", "KB", "MB", "GB"):
         if size < 1024 or unit == "GB":
-            return f"{int(size)} B" if unit == "B" else f"{size:.2f} {unit}"
+            return f"{int(size)} B" if unit == "B" else f"{size:.2f}".rstrip("0").rstrip(".") + f" {unit}"
         size /= 1024
     raise AssertionError("unreachable")
 

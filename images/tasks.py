@@ -73,8 +73,7 @@ def upscale_image(image_id: str) -> str:
     except Exception:
         log.exception("Upscaling image %s failed", image_id)
         image.fail("Processing failed because of an internal error.")
-    image.refresh_from_db()
-    return image.status
+    return Image.objects.filter(pk=image.pk).values_list("status", flat=True).first() or "deleted"
 
 
 def on_task_done(task) -> None:

@@ -1,0 +1,46 @@
+"""Image records for tests, with real files in storage."""
+
+from __future__ import annotations
+
+import io
+
+from django.core.files.base import ContentFile
+from django.utils import timezone
+from PIL import Image as PILImage
+
+from images.models import Image
+from upscaler_site.testing import encode, photo
+
+
+def make_image(owner, *, status: str = Image.Status.PENDING, size: tuple[int, int] = (40, 30), **fields) -> Image:
+    """An image record whose original (a real photo, PNG) is in storage; completed ones get a 2x result."""
+    original = encode(photo(size=size), "PNG")
+    width, height = size
+    defaults = {
+        "original_filename": "cat.png",
+        "original_size": len(original.getvalue()),
+        "original_width": width,
+        "original_height": height,
+        "original_format": "PNG",
+        "scale_factor": 2,
+        "target_width": width * 2,
+        "target_height": height * 2,
+        "model": "standard",
+    }
+    image = Image(owner=owner, status=status, **{**defaults, **fields})
+    image.original.save("cat.png", ContentFile(original.getvalue()), save=False)
+    if status == Image.Status.COMPLETED:
+        result = io.BytesIO()
+        photo(size=(width * 2, height * 2)).save(result, format="PNG")
+        image.upscaled.save(f"upscaled_{width * 2}x{height * 2}.png", ContentFile(result.getvalue()), save=False)
+        image.upscaled_size = len(result.getvalue())
+        image.upscaled_width, image.upscaled_height = width * 2, height * 2
+        image.upscaled_format = "PNG"
+        image.processing_time = 1.25
+        image.completed_at = timezone.now()
+    image.save()
+    return image
+
+
+def open_result(content: bytes) -> PILImage.Image:
+    return PILImage.open(io.BytesIO(content))

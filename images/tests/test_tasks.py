@@ -1,0 +1,172 @@
+"""The upscale task and the stall sweep, run in-process with the real model."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+import torch
+from django.core.files.base import ContentFile
+from django.utils import timezone
+from PIL import Image as PILImage
+
+from images.models import Image
+from images.tasks import fail_stalled_images, on_task_done, upscale_image
+from images.tests.factories import make_image
+
+pytestmark = pytest.mark.django_db
+
+
+def test_pending_image_is_upscaled_and_stored(user):
+    image = make_image(user, size=(24, 18))
+    image.scale_factor, image.target_width, image.target_height = 4, 96, 72
+    image.save()
+
+    assert upscale_image(str(image.pk)) == "completed"
+
+    image.refresh_from_db()
+    assert image.status == Image.Status.COMPLETED
+    assert (image.upscaled_width, image.upscaled_height, image.upscaled_format) == (96, 72, "PNG")
+    assert image.scale_chain == [4]
+    assert image.processing_time > 0 and image.started_at and image.completed_at
+    with image.upscaled.open("rb") as fh:
+        assert PILImage.open(fh).size == (96, 72)
+    assert image.upscaled_size == image.upscaled.size
+
+
+def test_target_size_is_met_exactly(user):
+    image = make_image(user, size=(24, 18), target_width=53, target_height=41)
+    upscale_image(str(image.pk))
+    image.refresh_from_db()
+    assert (image.upscaled_width, image.upscaled_height) == (53, 41)
+
+
+def test_an_image_already_claimed_is_skipped(user):
+    image = make_image(user, status=Image.Status.PROCESSING)
+    assert upscale_image(str(image.pk)) == "skipped"
+    assert upscale_image("00000000-0000-0000-0000-000000000000") == "skipped"
+
+
+def test_corrupt_original_fails_with_a_reason(user):
+    image = make_image(user)
+    image.original.storage.delete(image.original.name)
+    image.original.storage.save(image.original.name, ContentFile(b"garbage"))
+
+    assert upscale_image(str(image.pk)) == "failed"
+    image.refresh_from_db()
+    assert image.error == "The file is not a valid image."
+    assert not image.upscaled
+
+
+def test_missing_original_fails_with_a_reason(user):
+    image = make_image(user)
+    image.original.storage.delete(image.original.name)
+    upscale_image(str(image.pk))
+    image.refresh_from_db()
+    assert (image.status, image.error) == ("failed", "The original file is missing from storage.")
+
+
+def test_a_model_producing_nan_fails_the_job(user, monkeypatch):
+    import inference.pipeline
+
+    class NaNNetwork:
+        def __call__(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.full((1, 3, x.shape[2] * 4, x.shape[3] * 4), float("nan"))
+
+    monkeypatch.setattr(inference.pipeline, "load_network", lambda *a: NaNNetwork())
+    image = make_image(user)
+    upscale_image(str(image.pk))
+    image.refresh_from_db()
+    assert image.status == "failed"
+    assert "invalid values" in image.error
+
+
+def test_an_unexpected_error_fails_the_job_without_internals(user, monkeypatch):
+    import inference.pipeline
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("CUDA driver internal state 0xdeadbeef")
+
+    monkeypatch.setattr(inference.pipeline, "upscale_tiled", explode)
+    image = make_image(user)
+    assert upscale_image(str(image.pk)) == "failed"
+    image.refresh_from_db()
+    assert image.error == "Processing failed because of an internal error."
+
+
+def test_an_image_deleted_while_processing_leaves_no_file(user, monkeypatch, media_root):
+    import inference.pipeline
+
+    image = make_image(user)
+    real = inference.pipeline.upscale_tiled
+
+    def delete_meanwhile(*args, **kwargs):
+        Image.objects.filter(pk=image.pk).delete()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(inference.pipeline, "upscale_tiled", delete_meanwhile)
+    upscale_image(str(image.pk))
+    assert not list(media_root.rglob("upscaled_*"))
+
+
+def test_stalled_images_are_failed_by_the_sweep(user, settings):
+    stale = make_image(user, status=Image.Status.PROCESSING)
+    Image.objects.filter(pk=stale.pk).update(
+        started_at=timezone.now() - timedelta(seconds=settings.UPSCALE_TASK_TIMEOUT + 300)
+    )
+    fresh = make_image(user, status=Image.Status.PROCESSING, started_at=timezone.now())
+    done = make_image(user, status=Image.Status.COMPLETED, started_at=timezone.now() - timedelta(days=1))
+
+    assert fail_stalled_images() == 1
+
+    statuses = dict(Image.objects.values_list("pk", "status"))
+    assert statuses == {stale.pk: "failed", fresh.pk: "processing", done.pk: "completed"}
+    stale.refresh_from_db()
+    assert "try again" in stale.error
+
+
+def test_a_crashed_task_fails_its_image(user):
+    image = make_image(user, status=Image.Status.PROCESSING)
+
+    class Task:
+        success = False
+        args = (str(image.pk),)
+
+    on_task_done(Task())
+    image.refresh_from_db()
+    assert image.status == "failed"
+
+
+def test_the_sweep_is_scheduled_every_minute():
+    from django_q.models import Schedule
+
+    schedule = Schedule.objects.get(func="images.tasks.fail_stalled_images")
+    assert (schedule.schedule_type, schedule.minutes, schedule.repeats) == (Schedule.MINUTES, 1, -1)
+
+
+def test_rgba_png_keeps_its_alpha(user):
+    rgba = PILImage.new("RGBA", (20, 16), (200, 30, 30, 255))
+    rgba.putalpha(PILImage.linear_gradient("L").resize((20, 16)))
+    image = make_image(user)
+    image.original.storage.delete(image.original.name)
+    image.original.storage.save(image.original.name, ContentFile(_png(rgba)))
+    image.original_width, image.original_height, image.target_width, image.target_height = 20, 16, 40, 32
+    image.save()
+
+    upscale_image(str(image.pk))
+    image.refresh_from_db()
+    with image.upscaled.open("rb") as fh:
+        out = PILImage.open(fh)
+        out.load()
+    assert (out.mode, out.size, image.upscaled_format) == ("RGBA", (40, 32), "PNG")
+    alpha = np.asarray(out)[:, :, 3]
+    assert alpha[0].mean() < 40 and alpha[-1].mean() > 215  # the gradient survived
+
+
+def _png(img: PILImage.Image) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()

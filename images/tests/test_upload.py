@@ -1,0 +1,167 @@
+"""POST /api/images/upscale: accepted uploads and every rejected input."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image as PILImage
+
+from images.models import Image
+from upscaler_site.testing import encode, photo
+
+URL = "/api/images/upscale"
+
+pytestmark = pytest.mark.django_db
+
+
+def stored_files(media_root) -> list:
+    return [p for p in media_root.rglob("*") if p.is_file()] if media_root.exists() else []
+
+
+def test_upload_returns_202_with_the_pending_record(api, small_photo, media_root, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = api.post(URL, {"image": encode(small_photo, "JPEG"), "scale_factor": "4"})
+
+    assert response.status_code == 202, response.json()
+    body = response.json()
+    assert body["success"] is True
+    data = body["data"]
+    assert data["status"] == "pending"
+    assert data["original_filename"] == "photo.jpg"
+    assert data["original_size"] > 0
+    assert data["original_size_human"].endswith(("B", "KB"))
+    assert (data["scale_factor"], data["target_width"], data["target_height"]) == (4, 160, 120)
+    assert data["created_at"] and data["updated_at"]
+    assert data["download_url"] is None
+
+    image = Image.objects.get(pk=data["id"])
+    assert image.original_format == "JPEG"
+    assert image.model == "standard"
+    assert len(stored_files(media_root)) == 1
+    assert len(callbacks) == 1
+    image.refresh_from_db()
+    assert image.task_id, "the upscale task was queued"
+
+
+def test_default_scale_factor_is_2(api, small_photo):
+    data = api.post(URL, {"image": encode(small_photo)}).json()["data"]
+    assert (data["scale_factor"], data["target_width"], data["target_height"]) == (2, 80, 60)
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"target_width": "100"}, (100, 75)),
+        ({"target_height": "90"}, (120, 90)),
+        ({"target_width": "150", "target_height": "100"}, (150, 100)),
+    ],
+)
+def test_target_size_follows_the_aspect_ratio(api, small_photo, params, expected):
+    response = api.post(URL, {"image": encode(small_photo), **params})
+    assert response.status_code == 202, response.json()
+    data = response.json()["data"]
+    assert data["scale_factor"] is None
+    assert (data["target_width"], data["target_height"]) == expected
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF"])
+def test_every_allowed_format_is_accepted(api, small_photo, fmt):
+    response = api.post(URL, {"image": encode(small_photo, fmt)})
+    assert response.status_code == 202, response.json()
+    assert Image.objects.get().original_format == fmt
+
+
+def _bad_files() -> dict[str, tuple[io.BytesIO, str]]:
+    text = io.BytesIO(b"this is not an image at all")
+    text.name = "notes.png"
+    truncated = encode(photo(), "JPEG")
+    truncated = io.BytesIO(truncated.getvalue()[:2000])
+    truncated.name = "cut.jpg"
+    ico = encode(photo(size=(32, 32)), "ICO", name="icon.ico")
+    frames = [photo(size=(32, 24)), photo(size=(32, 24)).rotate(180)]
+    animated = io.BytesIO()
+    frames[0].save(animated, format="GIF", save_all=True, append_images=frames[1:])
+    animated.seek(0)
+    animated.name = "anim.gif"
+    # 400 megapixels of 1-bit zeros compress to a few tens of kilobytes: a decompression bomb.
+    bomb = encode(PILImage.new("1", (20000, 20000)), "PNG", name="bomb.png")
+    empty = io.BytesIO(b"")
+    empty.name = "empty.png"
+    return {
+        "not an image": (text, "not a valid image"),
+        "truncated": (truncated, "truncated or corrupt"),
+        "disallowed format": (ico, "Unsupported image format"),
+        "animated": (animated, "Animated images are not supported"),
+        "decompression bomb": (bomb, "too many pixels"),
+        "empty file": (empty, "empty"),
+    }
+
+
+@pytest.mark.parametrize("case", list(_bad_files()))
+def test_bad_files_get_422_and_nothing_is_stored(api, media_root, case):
+    upload, message = _bad_files()[case]
+    response = api.post(URL, {"image": upload})
+
+    assert response.status_code == 422, response.content
+    body = response.json()
+    assert body["success"] is False
+    assert body["message"] == "The given data was invalid."
+    assert message.lower() in " ".join(body["errors"]["image"]).lower()
+    assert Image.objects.count() == 0
+    assert stored_files(media_root) == []
+
+
+def test_file_over_the_size_limit_gets_422(api, settings, media_root):
+    settings.UPSCALE_MAX_UPLOAD_BYTES = 1024
+    response = api.post(URL, {"image": encode(photo(), "PNG")})
+    assert response.status_code == 422
+    assert "at most 1 KB" in response.json()["errors"]["image"][0]
+    assert Image.objects.count() == 0
+    assert stored_files(media_root) == []
+
+
+def test_missing_image_gets_422(api):
+    response = api.post(URL, {"scale_factor": "2"})
+    assert response.status_code == 422
+    assert "image" in response.json()["errors"]
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "message"),
+    [
+        ({"scale_factor": "5"}, "scale_factor", "not a valid choice"),
+        ({"scale_factor": "two"}, "scale_factor", "not a valid choice"),
+        ({"scale_factor": "2", "target_width": "100"}, "scale_factor", "either scale_factor or target"),
+        ({"target_width": "0"}, "target_width", "greater than or equal to 1"),
+        ({"target_height": "16385"}, "target_height", "less than or equal to 16384"),
+        ({"target_width": "30"}, "target_width", "must be larger than the original"),
+        ({"target_width": "40", "target_height": "30"}, "target_width", "must be larger than the original"),
+        ({"target_width": "200"}, "target_width", "more than 4x"),
+        ({"target_width": "100", "target_height": "200"}, "target_height", "more than 4x"),
+        ({"model": "nonexistent"}, "model", "not a valid choice"),
+    ],
+)
+def test_invalid_sizes_get_422_with_a_field_error(api, small_photo, media_root, params, field, message):
+    response = api.post(URL, {"image": encode(small_photo), **params})
+    assert response.status_code == 422, response.json()
+    errors = response.json()["errors"]
+    assert message.lower() in " ".join(errors[field]).lower(), errors
+    assert Image.objects.count() == 0
+    assert stored_files(media_root) == []
+
+
+def test_output_over_the_megapixel_cap_gets_422(api, settings, small_photo):
+    settings.UPSCALE_MAX_OUTPUT_MEGAPIXELS = 0.01  # 10,000 pixels: 40x30 at 4x is 19,200
+    response = api.post(URL, {"image": encode(small_photo), "scale_factor": "4"})
+    assert response.status_code == 422
+    assert "the limit is 0.01 MP" in response.json()["errors"]["scale_factor"][0]
+
+
+def test_exif_orientation_is_applied_to_the_recorded_dimensions(api):
+    img = photo(size=(40, 30))
+    exif = PILImage.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise when shown
+    data = api.post(URL, {"image": encode(img, "JPEG", exif=exif.tobytes()), "scale_factor": "2"}).json()["data"]
+    assert data["original_dimensions"] == "30x40"
+    assert (data["target_width"], data["target_height"]) == (60, 80)
