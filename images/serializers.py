@@ -86,7 +86,11 @@ class UpscaleRequestSerializer(serializers.Serializer):
             model=validated_data["model"],
         )
         image.original.save(upload.name or "image", upload, save=False)
-        image.save()
+        try:
+            image.save()
+        except Exception:
+            image.original.delete(save=False)
+            raise
         return image
 
 

@@ -25,7 +25,14 @@ def enqueue_upscale(image: Image) -> None:
     """Queue the upscaling of ``image`` once the current transaction commits."""
 
     def send() -> None:
-        task_id = async_task(TASK, str(image.pk), task_name=f"upscale-{image.pk}", hook="images.tasks.on_task_done")
+        try:
+            task_id = async_task(TASK, str(image.pk), task_name=f"upscale-{image.pk}", hook="images.tasks.on_task_done")
+        except Exception:
+            # The upload is stored; the client must not get a 500 for it, but must learn
+            # that nothing will process it.
+            log.exception("Could not queue image %s", image.pk)
+            image.fail("The task queue is unavailable; please upload the image again.")
+            return
         Image.objects.filter(pk=image.pk).update(task_id=task_id)
 
     transaction.on_commit(send)

@@ -30,6 +30,7 @@ class UpscaleView(APIView):
         with transaction.atomic():
             image = serializer.save(owner=request.user)
             enqueue_upscale(image)
+        image.refresh_from_db()
         data = ImageSerializer(image, context={"request": request}).data
         return ok(data, "Image accepted for upscaling.", status.HTTP_202_ACCEPTED)
 

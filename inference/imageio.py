@@ -29,6 +29,10 @@ FORMAT_CONTENT_TYPES = {
 }
 
 
+#: libwebp refuses to encode an image wider or taller than this.
+WEBP_MAX_SIDE = 16383
+
+
 class InvalidImage(ValueError):
     """The input is not an image this service can upscale; the message says why, for the user."""
 
@@ -80,7 +84,10 @@ def open_image(fp: str | BinaryIO, *, max_pixels: int) -> SourceImage:
         except OSError:
             raise InvalidImage("The file is not a valid image.") from None
 
-        if img.format not in ALLOWED_FORMATS:
+        # Pillow reads a JPEG with extra pictures (phone photos: depth or HDR gain maps) as
+        # "MPO"; its first frame is the photo itself.
+        fmt = "JPEG" if img.format == "MPO" else img.format
+        if fmt not in ALLOWED_FORMATS:
             raise InvalidImage(
                 f"Unsupported image format {img.format or 'unknown'}; use JPEG, PNG, WebP, BMP, TIFF or GIF."
             )
@@ -92,9 +99,8 @@ def open_image(fp: str | BinaryIO, *, max_pixels: int) -> SourceImage:
                 f"The image is {width}x{height} ({width * height / 1e6:.1f} MP); "
                 f"at most {max_pixels / 1e6:.1f} MP can be upscaled."
             )
-        if getattr(img, "n_frames", 1) > 1:
+        if img.format != "MPO" and getattr(img, "n_frames", 1) > 1:
             raise InvalidImage("Animated images are not supported; upload a single frame.")
-        fmt = img.format
         try:
             img.load()
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -192,6 +198,8 @@ def output_format(source_format: str, image: Image.Image) -> str:
     if has_alpha and source_format in ("JPEG", "BMP", "GIF"):
         return "PNG"
     if image.mode == "I;16" and source_format not in ("PNG", "TIFF"):
+        return "PNG"
+    if source_format == "WEBP" and max(image.size) > WEBP_MAX_SIDE:
         return "PNG"
     return source_format
 

@@ -40,7 +40,7 @@ class ModelSpec:
     description: str
     paper: str
     scales: tuple[int, ...]
-    tile: int = 192
+    tile: int = 256
 
 
 def _realesrgan(stem: str) -> Callable[[int], dict[str, torch.Tensor]]:
@@ -68,7 +68,7 @@ MODELS: dict[str, ModelSpec] = {
             paper="Wang et al., Real-ESRGAN: Training Real-World Blind Super-Resolution with Pure Synthetic Data, "
             "ICCVW 2021",
             scales=(4,),
-            tile=192,
+            tile=256,
         ),
         ModelSpec(
             name="precise",
@@ -76,7 +76,7 @@ MODELS: dict[str, ModelSpec] = {
             description="PSNR-oriented transformer, faithful to the input: archives, print, e-commerce.",
             paper="Chen et al., Dual Aggregation Transformer for Image Super-Resolution, ICCV 2023",
             scales=(2, 3, 4),
-            tile=128,
+            tile=192,
         ),
     )
 }

@@ -49,25 +49,39 @@ def output_size(
     if scale_factor is not None:
         if target_width is not None or target_height is not None:
             raise SizeError("Give either scale_factor or target_width/target_height, not both.")
+        if not 2 <= scale_factor <= max_scale:
+            raise SizeError(f"scale_factor must be between 2 and {max_scale}.")
         return width * scale_factor, height * scale_factor
     if target_width is None and target_height is None:
         return width * 2, height * 2
+    sides = {"target_width": target_width, "target_height": target_height}
+    given = [name for name, value in sides.items() if value is not None]
+    for name in given:
+        if not 1 <= sides[name] <= MAX_TARGET_SIDE:
+            raise SizeError(f"{name} must be between 1 and {MAX_TARGET_SIDE}.", name)
+
+    def blame(width_bad: bool, height_bad: bool) -> str:
+        # The offending side if the user gave it, else the side the user gave.
+        return "target_height" if height_bad and not width_bad and "target_height" in given else given[0]
+
     if target_width is None:
         target_width = max(1, round(width * target_height / height))
     if target_height is None:
         target_height = max(1, round(height * target_width / width))
-    for name, value in (("target_width", target_width), ("target_height", target_height)):
-        if not 1 <= value <= MAX_TARGET_SIDE:
-            raise SizeError(f"{name} must be between 1 and {MAX_TARGET_SIDE}.", name)
-    field = "target_width" if target_width is not None else "target_height"
+    if max(target_width, target_height) > MAX_TARGET_SIDE:
+        raise SizeError(
+            f"The target {target_width}x{target_height} is more than {MAX_TARGET_SIDE} pixels on a side.",
+            blame(target_width > MAX_TARGET_SIDE, target_height > MAX_TARGET_SIDE),
+        )
     if target_width < width or target_height < height or (target_width, target_height) == (width, height):
         raise SizeError(
-            f"The target {target_width}x{target_height} must be larger than the original {width}x{height}.", field
+            f"The target {target_width}x{target_height} must be larger than the original {width}x{height}.",
+            blame(target_width < width, target_height < height),
         )
     if target_width > width * max_scale or target_height > height * max_scale:
         raise SizeError(
             f"The target {target_width}x{target_height} is more than {max_scale}x the original {width}x{height}.",
-            field,
+            blame(target_width > width * max_scale, target_height > height * max_scale),
         )
     return target_width, target_height
 
@@ -121,7 +135,7 @@ def upscale_image(
     model: str = "standard",
     device: torch.device | None = None,
     tile: int | None = None,
-    overlap: int = 16,
+    overlap: int = 32,
     progress: Callable[[float], None] | None = None,
 ) -> UpscaleResult:
     """Upscale a Pillow image to exactly ``size`` = (width, height) with a super-resolution model.

@@ -165,3 +165,19 @@ def test_exif_orientation_is_applied_to_the_recorded_dimensions(api):
     data = api.post(URL, {"image": encode(img, "JPEG", exif=exif.tobytes()), "scale_factor": "2"}).json()["data"]
     assert data["original_dimensions"] == "30x40"
     assert (data["target_width"], data["target_height"]) == (60, 80)
+
+
+@pytest.mark.django_db(transaction=True)  # on_commit must run when the view's transaction commits
+def test_a_broker_failure_fails_the_image_instead_of_a_500(api, small_photo, monkeypatch):
+    import images.tasks
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(images.tasks, "async_task", broker_down)
+    response = api.post(URL, {"image": encode(small_photo)})
+
+    assert response.status_code == 202
+    data = response.json()["data"]
+    assert data["status"] == "failed"
+    assert "task queue is unavailable" in data["error"]

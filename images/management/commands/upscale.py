@@ -34,6 +34,8 @@ class Command(BaseCommand):
 
         if opts["scale"] and opts["height"]:
             raise CommandError("Give either --scale or --width/--height.")
+        if not opts["input"].is_file():
+            raise CommandError(f"No such file: {opts['input']}")
         try:
             source = open_image(str(opts["input"]), max_pixels=int(settings.UPSCALE_MAX_OUTPUT_MEGAPIXELS * 1e6))
             size = output_size(
@@ -42,8 +44,6 @@ class Command(BaseCommand):
                 target_width=opts["width"],
                 target_height=opts["height"],
             )
-        except FileNotFoundError:
-            raise CommandError(f"No such file: {opts['input']}") from None
         except (InvalidImage, SizeError) as exc:
             raise CommandError(str(exc)) from None
 
