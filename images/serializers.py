@@ -105,6 +105,7 @@ class ImageSerializer(serializers.ModelSerializer):
     upscaled_size_human = serializers.SerializerMethodField()
     upscaled_dimensions = serializers.CharField(read_only=True)
     upscaled_dimensions_formatted = serializers.SerializerMethodField()
+    upscaled_format = serializers.SerializerMethodField()
     download_url = serializers.SerializerMethodField()
     error = serializers.SerializerMethodField()
 
@@ -161,6 +162,9 @@ class ImageSerializer(serializers.ModelSerializer):
         if obj.upscaled_width is None:
             return None
         return f"{obj.upscaled_width} x {obj.upscaled_height}"
+
+    def get_upscaled_format(self, obj: Image) -> str | None:
+        return obj.upscaled_format or None
 
     def get_error(self, obj: Image) -> str | None:
         return obj.error or None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, pagination, status
 from rest_framework.response import Response
@@ -101,9 +101,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         message = str(detail) if isinstance(detail, str) and detail else STATUS_MESSAGES.get(code, "Error.")
         errors = _flatten(detail) if isinstance(detail, (dict, list)) else {}
         if isinstance(exc, (Http404, exceptions.NotFound)):
+            # get_object_or_404's "No Image matches the given query." names the model.
             message = STATUS_MESSAGES[404]
-        elif isinstance(exc, PermissionDenied) and not message:
-            message = STATUS_MESSAGES[403]
     response.data = error_body(message, errors)
     return response
 

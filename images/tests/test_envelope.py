@@ -98,6 +98,14 @@ def test_413_body_over_the_request_limit(api, settings):
     assert "body" in body["errors"]
 
 
+def test_413_form_fields_over_django_s_memory_limit(api, settings, small_photo):
+    from upscaler_site.testing import encode
+
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = api.post("/api/images/upscale", {"image": encode(small_photo), "note": "x" * 5000})
+    assert_envelope(response, 413, "too large")
+
+
 def test_422_validation(api):
     body = assert_envelope(api.post("/api/images/upscale", {}), 422, "invalid")
     assert body["errors"]["image"]
