@@ -6,7 +6,7 @@ import pytest
 from PIL import Image as PILImage
 from rest_framework.test import APIClient
 
-from upscaler_site.testing import client_for, photo
+from upscaler_site.testing import client_for, make_user, photo
 
 
 @pytest.fixture(autouse=True)
@@ -17,17 +17,20 @@ def media_root(settings, tmp_path):
 
 
 @pytest.fixture
-def user(django_user_model):
-    return django_user_model.objects.create_user(
-        username="ada@example.com", email="ada@example.com", password="Secret-pass-1"
-    )
+def user(db):
+    """A verified user, Ada, with her personal workspace."""
+    return make_user("ada@example.com", name="Ada")
 
 
 @pytest.fixture
-def other_user(django_user_model):
-    return django_user_model.objects.create_user(
-        username="bob@example.com", email="bob@example.com", password="Secret-pass-1"
-    )
+def other_user(db):
+    """A verified user, Bob, in another workspace."""
+    return make_user("bob@example.com", name="Bob")
+
+
+@pytest.fixture
+def workspace(user):
+    return user.personal_workspace
 
 
 @pytest.fixture

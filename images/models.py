@@ -52,7 +52,10 @@ class Image(models.Model):
         FAILED = "failed"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="images")
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="images")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     original = models.FileField(upload_to=_original_path, max_length=255)
     original_filename = models.CharField(max_length=255)
@@ -84,7 +87,7 @@ class Image(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["owner", "-created_at"]), models.Index(fields=["status", "started_at"])]
+        indexes = [models.Index(fields=["workspace", "-created_at"]), models.Index(fields=["status", "started_at"])]
 
     def __str__(self) -> str:
         return f"{self.original_filename} ({self.status})"

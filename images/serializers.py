@@ -74,7 +74,8 @@ class UpscaleRequestSerializer(serializers.Serializer):
         upload = validated_data["image"]
         width, height = validated_data["output_size"]
         image = Image(
-            owner=validated_data["owner"],
+            workspace=validated_data["workspace"],
+            created_by=validated_data["created_by"],
             original_filename=(upload.name or "image")[:255],
             original_size=upload.size,
             original_width=self.source.size[0],

@@ -11,24 +11,29 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import Ability
+from accounts.permissions import request_workspace
 from images.models import Image
 from images.serializers import ImageSerializer, UpscaleRequestSerializer
 from images.tasks import enqueue_upscale
 from upscaler_site.api import PageNumberPagination, ValidationFailed, ok
 
 
-def user_images(request: Request):
-    return Image.objects.filter(owner=request.user)
+def workspace_images(request: Request):
+    """Every image query of the API goes through the token's workspace."""
+    return Image.objects.filter(workspace=request_workspace(request))
 
 
 class UpscaleView(APIView):
     """``POST /api/images/upscale``: store the upload and queue it; 202 with the new record."""
 
+    required_abilities = {"POST": Ability.IMAGES_WRITE}
+
     def post(self, request: Request) -> Response:
         serializer = UpscaleRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         with transaction.atomic():
-            image = serializer.save(owner=request.user)
+            image = serializer.save(workspace=request_workspace(request), created_by=request.user)
             enqueue_upscale(image)
         image.refresh_from_db()
         data = ImageSerializer(image, context={"request": request}).data
@@ -36,10 +41,12 @@ class UpscaleView(APIView):
 
 
 class ImageListView(APIView):
-    """``GET /api/images``: the user's images, newest first, paginated, optionally by status."""
+    """``GET /api/images``: the workspace's images, newest first, paginated, optionally by status."""
+
+    required_abilities = {"GET": Ability.IMAGES_READ}
 
     def get(self, request: Request) -> Response:
-        images = user_images(request)
+        images = workspace_images(request)
         wanted = request.query_params.get("status")
         if wanted is not None:
             if wanted not in Image.Status.values:
@@ -53,24 +60,25 @@ class ImageListView(APIView):
 class ImageDetailView(APIView):
     """``GET /api/images/{id}`` shows one image; ``DELETE`` removes it and both files."""
 
+    required_abilities = {"GET": Ability.IMAGES_READ, "DELETE": Ability.IMAGES_DELETE}
+
     def get(self, request: Request, pk: str) -> Response:
-        image = get_object_or_404(user_images(request), pk=pk)
+        image = get_object_or_404(workspace_images(request), pk=pk)
         return ok(ImageSerializer(image, context={"request": request}).data)
 
     def delete(self, request: Request, pk: str) -> Response:
-        with transaction.atomic():
-            image = get_object_or_404(user_images(request).select_for_update(), pk=pk)
-            image.delete()
-            # Files go only once the row is gone for good, so a failed delete loses nothing.
-            transaction.on_commit(image.delete_files)
+        image = get_object_or_404(workspace_images(request), pk=pk)
+        image.delete()  # the files follow once the row is gone: images.signals
         return ok(None, "Image deleted.")
 
 
 class ImageDownloadView(APIView):
     """``GET /api/images/{id}/download``: a signed, expiring URL to the result file."""
 
+    required_abilities = {"GET": Ability.IMAGES_READ}
+
     def get(self, request: Request, pk: str) -> Response:
-        image = get_object_or_404(user_images(request), pk=pk)
+        image = get_object_or_404(workspace_images(request), pk=pk)
         path = image.download_path()
         if path is None:
             detail = image.error if image.status == Image.Status.FAILED else None

@@ -6,16 +6,30 @@ import io
 
 import numpy as np
 from PIL import Image as PILImage
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from skimage import data
 
 
-def client_for(user) -> APIClient:
-    """An API client sending ``Authorization: Bearer <token>`` for ``user``."""
+def make_user(email: str, password: str = "Secret-pass-1", *, verified: bool = True, **fields):
+    """A user (with their personal workspace), its email address verified unless told otherwise."""
+    from allauth.account.models import EmailAddress
+
+    from accounts.models import User
+
+    user = User.objects.create_user(email, password, **fields)
+    EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=verified)
+    return user
+
+
+def client_for(user, workspace=None, abilities: list[str] | None = None, **token_fields) -> APIClient:
+    """An API client sending ``Authorization: Bearer <token>``: a new token of ``user`` in
+    ``workspace`` (default: the personal one) with ``abilities`` (default: all)."""
+    from accounts.models import ApiToken
+
+    _, key = ApiToken.issue(user, workspace or user.personal_workspace, "test", abilities, **token_fields)
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    client.token_key = key
     return client
 
 

@@ -25,5 +25,8 @@ handler500 = _api_or_html(500, defaults.server_error)
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("", include("accounts.urls")),
+    path("", include("accounts.web_urls")),
     path("", include("images.urls")),
 ]

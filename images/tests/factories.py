@@ -13,7 +13,8 @@ from upscaler_site.testing import encode, photo
 
 
 def make_image(owner, *, status: str = Image.Status.PENDING, size: tuple[int, int] = (40, 30), **fields) -> Image:
-    """An image record whose original (a real photo, PNG) is in storage; completed ones get a 2x result."""
+    """An image record of ``owner`` (a workspace, or a user's personal workspace) whose original (a
+    real photo, PNG) is in storage; completed ones get a 2x result."""
     original = encode(photo(size=size), "PNG")
     width, height = size
     defaults = {
@@ -27,7 +28,8 @@ def make_image(owner, *, status: str = Image.Status.PENDING, size: tuple[int, in
         "target_height": height * 2,
         "model": "standard",
     }
-    image = Image(owner=owner, status=status, **{**defaults, **fields})
+    workspace = owner.personal_workspace if hasattr(owner, "personal_workspace") else owner
+    image = Image(workspace=workspace, status=status, **{**defaults, **fields})
     image.original.save("cat.png", ContentFile(original.getvalue()), save=False)
     if status == Image.Status.COMPLETED:
         result = io.BytesIO()

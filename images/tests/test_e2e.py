@@ -19,9 +19,9 @@ import requests
 from django.conf import settings
 from django.db import connection
 from PIL import Image as PILImage
-from rest_framework.authtoken.models import Token
 from scipy import ndimage
 
+from accounts.models import ApiToken
 from upscaler_site.testing import encode, photo, psnr
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -78,7 +78,8 @@ def wait_for(session: requests.Session, url: str, timeout: float = 300) -> dict:
 
 def test_a_real_photo_is_upscaled_4x_by_a_real_worker(live_server, worker, user):
     session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {Token.objects.create(user=user).key}"
+    _, key = ApiToken.issue(user, user.personal_workspace, "e2e")
+    session.headers["Authorization"] = f"Bearer {key}"
     # A 160x120 crop of a real photo (the cat's face), at its native resolution.
     original = photo(crop=(140, 40, 300, 160))
 

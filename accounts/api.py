@@ -1,0 +1,153 @@
+"""The auth API: register, log in and out, the profile, and token management."""
+
+from __future__ import annotations
+
+from allauth.account.internal.flows.email_verification import send_verification_email_to_address
+from allauth.account.models import EmailAddress
+from allauth.account.utils import setup_user_email
+from django.contrib.auth import authenticate
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from rest_framework import status
+from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import ApiToken, Ability, User
+from accounts.serializers import (
+    LoginSerializer,
+    RegisterSerializer,
+    TokenCreateSerializer,
+    TokenSerializer,
+    UserSerializer,
+    WorkspaceSerializer,
+)
+from upscaler_site.api import ok
+
+
+def user_payload(user: User, token: ApiToken | None = None) -> dict:
+    """The profile: the user, the workspace the token acts on, and every workspace they belong to."""
+    data = UserSerializer(user).data
+    context = {"user": user}
+    data["workspace"] = WorkspaceSerializer(token.workspace, context=context).data if token else None
+    data["workspaces"] = WorkspaceSerializer(user.workspaces.order_by("-personal", "name"), many=True,
+                                             context=context).data  # fmt: skip
+    # Plans arrive with billing; until then every workspace is on the free tier.
+    data["plan"] = None
+    return data
+
+
+class PublicView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+
+class RegisterView(PublicView):
+    """``POST /api/auth/register``: create an account and send the verification email.
+
+    The token returned can only read ``/api/user`` until the address is verified.
+    """
+
+    def post(self, request: Request) -> Response:
+        serializer = RegisterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        with transaction.atomic():
+            user = User.objects.create_user(data["email"], data["password"], name=data["name"])
+            setup_user_email(request._request, user, [])
+            token, key = ApiToken.issue(user, user.personal_workspace, data.get("device_name") or "API")
+        address = EmailAddress.objects.get(user=user, primary=True)
+        send_verification_email_to_address(request._request, address, signup=True)
+        return ok(
+            {"user": user_payload(user, token), "token": key, "token_type": "Bearer"},
+            "Account created. Follow the link we emailed you to verify your address.",
+            status.HTTP_201_CREATED,
+        )
+
+
+class LoginView(PublicView):
+    """``POST /api/auth/login``: email and password for a new token (of the personal workspace by default)."""
+
+    def post(self, request: Request) -> Response:
+        serializer = LoginSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        user = authenticate(request._request, email=data["email"].lower(), password=data["password"])
+        if user is None:
+            # Says nothing about which of the two was wrong.
+            raise AuthenticationFailed("These credentials do not match our records.")
+        if not user.email_verified:
+            raise PermissionDenied("Verify your email address before logging in: follow the link we emailed you.")
+        workspace = user.personal_workspace
+        if "workspace" in data:
+            workspace = user.workspace(data["workspace"])
+            if workspace is None:
+                raise PermissionDenied("You are not a member of that workspace.")
+        token, key = ApiToken.issue(user, workspace, data.get("device_name") or "API")
+        return ok({"user": user_payload(user, token), "token": key, "token_type": "Bearer"}, "Logged in.")
+
+
+class LogoutView(APIView):
+    """``POST /api/auth/logout``: revoke the token of this request."""
+
+    allow_unverified = True
+
+    def post(self, request: Request) -> Response:
+        request.auth.revoke()
+        return ok(None, "Logged out; the token is revoked.")
+
+
+class RevokeAllView(APIView):
+    """``POST /api/auth/revoke-all``: revoke every token of the user, in every workspace."""
+
+    allow_unverified = True
+
+    def post(self, request: Request) -> Response:
+        count = request.user.api_tokens.revoke()
+        return ok({"revoked": count}, f"Revoked {count} token(s).")
+
+
+class UserView(APIView):
+    """``GET /api/user``: the profile, readable even before the email is verified."""
+
+    allow_unverified = True
+    required_abilities = {"GET": Ability.USER_READ}
+
+    def get(self, request: Request) -> Response:
+        return ok(user_payload(request.user, request.auth))
+
+
+class TokenListView(APIView):
+    """``GET /api/user/tokens`` lists the user's active tokens; ``POST`` creates one (secret shown once)."""
+
+    required_abilities = {"GET": Ability.USER_READ}
+
+    def get(self, request: Request) -> Response:
+        tokens = request.user.api_tokens.active().select_related("workspace")
+        data = TokenSerializer(tokens, many=True).data
+        return ok({"tokens": data, "count": len(data)})
+
+    def post(self, request: Request) -> Response:
+        serializer = TokenCreateSerializer(data=request.data, context={"token": request.auth})
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        token, key = ApiToken.issue(
+            request.user,
+            request.auth.workspace,
+            data["name"],
+            data.get("abilities", request.auth.abilities),
+            expires_at=data.get("expires_at"),
+        )
+        payload = {**TokenSerializer(token).data, "token": key}
+        return ok(payload, "Token created. Copy it now: it is not shown again.", status.HTTP_201_CREATED)
+
+
+class TokenDetailView(APIView):
+    """``DELETE /api/user/tokens/{id}``: revoke one of the user's tokens."""
+
+    def delete(self, request: Request, pk: int) -> Response:
+        token = get_object_or_404(request.user.api_tokens.active(), pk=pk)
+        token.revoke()
+        return ok(None, "Token revoked.")

@@ -1,0 +1,312 @@
+"""Users, workspaces (the tenants), memberships, invitations and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.db import models, transaction
+from django.utils import timezone
+
+
+class UserManager(BaseUserManager["User"]):
+    """Users are identified by their email address; there is no username."""
+
+    use_in_migrations = True
+
+    def _create(self, email: str, password: str | None, **extra) -> User:
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra) -> User:
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra) -> User:
+        extra.update(is_staff=True, is_superuser=True)
+        return self._create(email, password, **extra)
+
+
+class User(AbstractUser):
+    """A person who signs in with email and password."""
+
+    username = None  # type: ignore[assignment]
+    first_name = None  # type: ignore[assignment]
+    last_name = None  # type: ignore[assignment]
+    email = models.EmailField("email address", unique=True)
+    name = models.CharField(max_length=150, blank=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = UserManager()
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def get_full_name(self) -> str:
+        return self.name or self.email
+
+    def get_short_name(self) -> str:
+        return self.name or self.email
+
+    @property
+    def email_verified(self) -> bool:
+        """Whether the primary address has been verified through the emailed link."""
+        from allauth.account.models import EmailAddress
+
+        return EmailAddress.objects.filter(user=self, email__iexact=self.email, verified=True).exists()
+
+    @property
+    def personal_workspace(self) -> Workspace:
+        return self.workspaces.get(personal=True, memberships__role=Membership.Role.OWNER)
+
+    def workspace(self, workspace_id: int) -> Workspace | None:
+        """The workspace with ``workspace_id`` if this user is a member of it, else None."""
+        return self.workspaces.filter(pk=workspace_id).first()
+
+    def role_in(self, workspace: Workspace) -> str | None:
+        """This user's role in ``workspace``, or None if not a member."""
+        return Membership.objects.filter(workspace=workspace, user=self).values_list("role", flat=True).first()
+
+
+class Workspace(models.Model):
+    """A tenant: it owns images, tokens, the plan and the usage. Users join it through memberships."""
+
+    name = models.CharField(max_length=100)
+    personal = models.BooleanField(default=False, help_text="Created for its owner at sign-up.")
+    members = models.ManyToManyField(User, through="Membership", related_name="workspaces")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def owner(self) -> User | None:
+        membership = self.memberships.filter(role=Membership.Role.OWNER).select_related("user").first()
+        return membership.user if membership else None
+
+    @classmethod
+    @transaction.atomic
+    def create_for(cls, user: User, name: str, *, personal: bool = False) -> Workspace:
+        """A new workspace owned by ``user``."""
+        workspace = cls.objects.create(name=name, personal=personal)
+        Membership.objects.create(workspace=workspace, user=user, role=Membership.Role.OWNER)
+        return workspace
+
+    @transaction.atomic
+    def remove_member(self, user: User) -> None:
+        """Take ``user`` out of this workspace and revoke their tokens for it.
+
+        Raises:
+            ValueError: ``user`` is the owner (a workspace always has one).
+        """
+        membership = self.memberships.select_for_update().get(user=user)
+        if membership.role == Membership.Role.OWNER:
+            raise ValueError("The owner cannot be removed from the workspace.")
+        membership.delete()
+        ApiToken.objects.filter(workspace=self, user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+class Membership(models.Model):
+    """A user's role in a workspace."""
+
+    class Role(models.TextChoices):
+        OWNER = "owner"
+        ADMIN = "admin"
+        MEMBER = "member"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["workspace", "created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "user"], name="one_membership_per_user"),
+            models.UniqueConstraint(
+                fields=["workspace"], condition=models.Q(role="owner"), name="one_owner_per_workspace"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}) in {self.workspace}"
+
+    @property
+    def can_manage_members(self) -> bool:
+        """Owners and admins invite and remove members; only the owner changes roles."""
+        return self.role in (self.Role.OWNER, self.Role.ADMIN)
+
+
+def _invitation_key() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class Invitation(models.Model):
+    """An emailed invitation to join a workspace with a role; accepted by following its link."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=16, choices=Membership.Role.choices, default=Membership.Role.MEMBER)
+    invited_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    key = models.CharField(max_length=64, unique=True, default=_invitation_key)
+    created_at = models.DateTimeField(auto_now_add=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    VALID_FOR = timedelta(days=7)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.workspace}"
+
+    @property
+    def is_valid(self) -> bool:
+        return self.accepted_at is None and timezone.now() < self.created_at + self.VALID_FOR
+
+    @transaction.atomic
+    def accept(self, user: User) -> Membership:
+        """Make ``user`` a member with the invited role (an existing membership is kept as is).
+
+        Raises:
+            ValueError: the invitation was used, has expired or is for another address.
+        """
+        invitation = Invitation.objects.select_for_update().get(pk=self.pk)
+        if not invitation.is_valid:
+            raise ValueError("This invitation has expired or was already used.")
+        if user.email.lower() != invitation.email.lower():
+            raise ValueError(f"This invitation is for {invitation.email}; sign in with that address.")
+        membership, _ = Membership.objects.get_or_create(
+            workspace=invitation.workspace, user=user, defaults={"role": invitation.role}
+        )
+        invitation.accepted_at = timezone.now()
+        invitation.save(update_fields=["accepted_at"])
+        return membership
+
+
+class Ability(models.TextChoices):
+    """What an API token may do."""
+
+    IMAGES_READ = "images:read", "Read images"
+    IMAGES_WRITE = "images:write", "Upload images"
+    IMAGES_DELETE = "images:delete", "Delete images"
+    USER_READ = "user:read", "Read the profile and tokens"
+
+
+ALL_ABILITIES = [a.value for a in Ability]
+TOKEN_PREFIX = "ups_"
+# Characters of the token kept in clear, to tell tokens apart in lists.
+DISPLAY_PREFIX_LENGTH = 12
+
+
+def hash_token(key: str) -> str:
+    """SHA-256 of a token. Tokens carry 256 bits of randomness, so a fast hash is enough."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def active(self) -> ApiTokenQuerySet:
+        now = timezone.now()
+        return self.filter(revoked_at__isnull=True).exclude(expires_at__lte=now)
+
+    def revoke(self) -> int:
+        return self.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+class ApiToken(models.Model):
+    """A named API token of one user in one workspace, stored hashed, with abilities.
+
+    The secret is shown once, when created; only its SHA-256 and its first
+    ``DISPLAY_PREFIX_LENGTH`` characters are stored.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=DISPLAY_PREFIX_LENGTH, db_index=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    abilities = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    # Writing last_used_at on every request would turn each read into a write.
+    LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @classmethod
+    def issue(
+        cls,
+        user: User,
+        workspace: Workspace,
+        name: str,
+        abilities: list[str] | None = None,
+        expires_at=None,
+    ) -> tuple[ApiToken, str]:
+        """Create a token; returns (record, secret). The secret cannot be recovered later."""
+        key = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token = cls.objects.create(
+            user=user,
+            workspace=workspace,
+            name=name[:100] or "API token",
+            prefix=key[:DISPLAY_PREFIX_LENGTH],
+            key_hash=hash_token(key),
+            abilities=sorted(set(ALL_ABILITIES if abilities is None else abilities)),
+            expires_at=expires_at,
+        )
+        return token, key
+
+    @classmethod
+    def from_key(cls, key: str) -> ApiToken | None:
+        """The token whose secret is ``key`` (active or not), or None."""
+        return cls.objects.select_related("user", "workspace").filter(key_hash=hash_token(key)).first()
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None and not self.is_expired
+
+    def can(self, ability: str) -> bool:
+        return ability in self.abilities
+
+    def revoke(self) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = timezone.now()
+            ApiToken.objects.filter(pk=self.pk).revoke()
+
+    def touch(self) -> None:
+        """Record a use, at most once per ``LAST_USED_RESOLUTION``."""
+        now = timezone.now()
+        if self.last_used_at is None or now - self.last_used_at >= self.LAST_USED_RESOLUTION:
+            self.last_used_at = now
+            ApiToken.objects.filter(pk=self.pk).update(last_used_at=now)
+
+
+def personal_workspace_name(user: User) -> str:
+    return f"{user.name or user.email.split('@')[0]}'s workspace"[:100]

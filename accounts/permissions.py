@@ -1,0 +1,33 @@
+"""API permissions: a verified email address and the token's abilities."""
+
+from __future__ import annotations
+
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+from accounts.models import ApiToken, Workspace
+
+
+class TokenAbilities(BasePermission):
+    """Check the token against the view's ``required_abilities`` ({HTTP method: ability}).
+
+    Until the user has verified their email address, a token can only reach views
+    that set ``allow_unverified = True`` (reading the profile).
+    """
+
+    def has_permission(self, request: Request, view) -> bool:
+        token = request.auth
+        if not isinstance(token, ApiToken):
+            return False
+        if not getattr(view, "allow_unverified", False) and not request.user.email_verified:
+            raise PermissionDenied("Verify your email address first: follow the link we emailed you.")
+        ability = getattr(view, "required_abilities", {}).get(request.method)
+        if ability and not token.can(ability):
+            raise PermissionDenied(f"This token lacks the {ability} ability.")
+        return True
+
+
+def request_workspace(request: Request) -> Workspace:
+    """The workspace the request acts on: the token's."""
+    return request.auth.workspace
