@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import ApiToken, Ability, User
+from accounts.models import Ability, ApiToken, User
 from accounts.serializers import (
     LoginSerializer,
     RegisterSerializer,
@@ -40,8 +40,13 @@ def user_payload(user: User, token: ApiToken | None = None) -> dict:
 
 
 class PublicView(APIView):
+    """A view anyone may call; wrong credentials are still 401 (not DRF's 403 for header-less views)."""
+
     authentication_classes: list = []
     permission_classes = [AllowAny]
+
+    def get_authenticate_header(self, request: Request) -> str:
+        return "Bearer"
 
 
 class RegisterView(PublicView):
@@ -122,7 +127,7 @@ class UserView(APIView):
 class TokenListView(APIView):
     """``GET /api/user/tokens`` lists the user's active tokens; ``POST`` creates one (secret shown once)."""
 
-    required_abilities = {"GET": Ability.USER_READ}
+    required_abilities = {"GET": Ability.USER_READ, "POST": Ability.USER_READ}
 
     def get(self, request: Request) -> Response:
         tokens = request.user.api_tokens.active().select_related("workspace")
@@ -146,6 +151,8 @@ class TokenListView(APIView):
 
 class TokenDetailView(APIView):
     """``DELETE /api/user/tokens/{id}``: revoke one of the user's tokens."""
+
+    required_abilities = {"DELETE": Ability.USER_READ}
 
     def delete(self, request: Request, pk: int) -> Response:
         token = get_object_or_404(request.user.api_tokens.active(), pk=pk)

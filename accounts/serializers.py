@@ -23,7 +23,10 @@ class RegisterSerializer(serializers.Serializer):
         from allauth.account.models import EmailAddress
 
         email = email.lower()
-        if User.objects.filter(email__iexact=email).exists() or EmailAddress.objects.filter(email__iexact=email).exists():
+        if (
+            User.objects.filter(email__iexact=email).exists()
+            or EmailAddress.objects.filter(email__iexact=email).exists()
+        ):
             raise serializers.ValidationError("An account with this email address already exists.")
         return email
 
@@ -91,8 +94,5 @@ class TokenCreateSerializer(serializers.Serializer):
         granting: ApiToken = self.context["token"]
         missing = sorted(set(abilities) - set(granting.abilities))
         if missing:
-            raise serializers.ValidationError(
-                f"A token cannot grant abilities it does not have: {', '.join(missing)}."
-            )
+            raise serializers.ValidationError(f"A token cannot grant abilities it does not have: {', '.join(missing)}.")
         return abilities
-

@@ -10,49 +10,81 @@ import images.models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Image',
+            name="Image",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('original', models.FileField(max_length=255, upload_to=images.models._original_path)),
-                ('original_filename', models.CharField(max_length=255)),
-                ('original_size', models.PositiveBigIntegerField()),
-                ('original_width', models.PositiveIntegerField()),
-                ('original_height', models.PositiveIntegerField()),
-                ('original_format', models.CharField(max_length=8)),
-                ('scale_factor', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('target_width', models.PositiveIntegerField()),
-                ('target_height', models.PositiveIntegerField()),
-                ('model', models.CharField(max_length=32)),
-                ('scale_chain', models.JSONField(blank=True, default=list)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('processing', 'Processing'), ('completed', 'Completed'), ('failed', 'Failed')], db_index=True, default='pending', max_length=16)),
-                ('error', models.TextField(blank=True)),
-                ('upscaled', models.FileField(blank=True, max_length=255, upload_to=images.models._upscaled_path)),
-                ('upscaled_size', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('upscaled_width', models.PositiveIntegerField(blank=True, null=True)),
-                ('upscaled_height', models.PositiveIntegerField(blank=True, null=True)),
-                ('upscaled_format', models.CharField(blank=True, max_length=8)),
-                ('processing_time', models.FloatField(blank=True, help_text='Seconds of inference and encoding.', null=True)),
-                ('task_id', models.CharField(blank=True, max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='images', to='accounts.workspace')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("original", models.FileField(max_length=255, upload_to=images.models._original_path)),
+                ("original_filename", models.CharField(max_length=255)),
+                ("original_size", models.PositiveBigIntegerField()),
+                ("original_width", models.PositiveIntegerField()),
+                ("original_height", models.PositiveIntegerField()),
+                ("original_format", models.CharField(max_length=8)),
+                ("scale_factor", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("target_width", models.PositiveIntegerField()),
+                ("target_height", models.PositiveIntegerField()),
+                ("model", models.CharField(max_length=32)),
+                ("scale_chain", models.JSONField(blank=True, default=list)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("processing", "Processing"),
+                            ("completed", "Completed"),
+                            ("failed", "Failed"),
+                        ],
+                        db_index=True,
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("upscaled", models.FileField(blank=True, max_length=255, upload_to=images.models._upscaled_path)),
+                ("upscaled_size", models.PositiveBigIntegerField(blank=True, null=True)),
+                ("upscaled_width", models.PositiveIntegerField(blank=True, null=True)),
+                ("upscaled_height", models.PositiveIntegerField(blank=True, null=True)),
+                ("upscaled_format", models.CharField(blank=True, max_length=8)),
+                (
+                    "processing_time",
+                    models.FloatField(blank=True, help_text="Seconds of inference and encoding.", null=True),
+                ),
+                ("task_id", models.CharField(blank=True, max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="images", to="accounts.workspace"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'indexes': [models.Index(fields=['workspace', '-created_at'], name='images_imag_workspa_a4044d_idx'), models.Index(fields=['status', 'started_at'], name='images_imag_status_117ba5_idx')],
+                "ordering": ["-created_at"],
+                "indexes": [
+                    models.Index(fields=["workspace", "-created_at"], name="images_imag_workspa_a4044d_idx"),
+                    models.Index(fields=["status", "started_at"], name="images_imag_status_117ba5_idx"),
+                ],
             },
         ),
     ]
