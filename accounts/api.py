@@ -13,6 +13,7 @@ from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts.models import Ability, ApiToken, User
@@ -40,10 +41,15 @@ def user_payload(user: User, token: ApiToken | None = None) -> dict:
 
 
 class PublicView(APIView):
-    """A view anyone may call; wrong credentials are still 401 (not DRF's 403 for header-less views)."""
+    """A view anyone may call; wrong credentials are still 401 (not DRF's 403 for header-less views).
+
+    Throttled per client IP (the ``auth`` rate) against password guessing.
+    """
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"
 
     def get_authenticate_header(self, request: Request) -> str:
         return "Bearer"

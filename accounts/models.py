@@ -71,6 +71,10 @@ class User(AbstractUser):
     def personal_workspace(self) -> Workspace:
         return self.workspaces.get(personal=True, memberships__role=Membership.Role.OWNER)
 
+    def owned_workspaces(self) -> models.QuerySet[Workspace]:
+        """The workspaces this user owns; they are deleted with the user (accounts.signals)."""
+        return Workspace.objects.filter(memberships__user=self, memberships__role=Membership.Role.OWNER)
+
     def workspace(self, workspace_id: int) -> Workspace | None:
         """The workspace with ``workspace_id`` if this user is a member of it, else None."""
         return self.workspaces.filter(pk=workspace_id).first()
@@ -161,7 +165,12 @@ class Invitation(models.Model):
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="invitations")
     email = models.EmailField()
-    role = models.CharField(max_length=16, choices=Membership.Role.choices, default=Membership.Role.MEMBER)
+    # A workspace has exactly one owner, so nobody is invited as one.
+    role = models.CharField(
+        max_length=16,
+        choices=[(Membership.Role.ADMIN, "Admin"), (Membership.Role.MEMBER, "Member")],
+        default=Membership.Role.MEMBER,
+    )
     invited_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
     key = models.CharField(max_length=64, unique=True, default=_invitation_key)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -189,6 +198,8 @@ class Invitation(models.Model):
         invitation = Invitation.objects.select_for_update().get(pk=self.pk)
         if not invitation.is_valid:
             raise ValueError("This invitation has expired or was already used.")
+        if invitation.role not in (Membership.Role.ADMIN, Membership.Role.MEMBER):
+            raise ValueError("Invitations can only be for admins or members.")
         if user.email.lower() != invitation.email.lower():
             raise ValueError(f"This invitation is for {invitation.email}; sign in with that address.")
         membership, _ = Membership.objects.get_or_create(

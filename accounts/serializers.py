@@ -88,7 +88,15 @@ class TokenCreateSerializer(serializers.Serializer):
     def validate_expires_at(self, value):
         if value is not None and value <= timezone.now():
             raise serializers.ValidationError("Must be in the future.")
+        granting: ApiToken = self.context["token"]
+        if granting.expires_at and (value is None or value > granting.expires_at):
+            raise serializers.ValidationError("Cannot outlive the token that creates it.")
         return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # A token that expires cannot mint one that does not.
+        attrs.setdefault("expires_at", self.context["token"].expires_at)
+        return attrs
 
     def validate_abilities(self, abilities: list[str]) -> list[str]:
         granting: ApiToken = self.context["token"]

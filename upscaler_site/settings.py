@@ -7,6 +7,8 @@ understands); setting ``REDIS_URL`` moves the Django-Q2 broker and the cache to 
 A ``.env`` file in the project root is read first, if present.
 """
 
+import os
+import re
 import sys
 from pathlib import Path
 
@@ -79,6 +81,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.workspaces.workspace_context",
             ],
         },
     },
@@ -98,7 +101,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
-    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test_db.sqlite3")}
+    # A file (the end-to-end tests' worker process opens it too), one per test run.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test_db_{os.getpid()}.sqlite3")}
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -112,7 +116,9 @@ if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
+            # The test suite clears the cache between tests; its own database keeps
+            # that from ever flushing the broker's queues.
+            "LOCATION": re.sub(r"(/\d+)?$", "/15", REDIS_URL, count=1) if TESTING else REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="upscaler"),
         }
     }
@@ -155,6 +161,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
     {"NAME": "accounts.validators.MixedCharactersValidator"},
 ]
+if TESTING:
+    # Deliberately slow hashing is for production; tests create hundreds of users.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
@@ -193,6 +202,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "upscaler_site.api.PageNumberPagination",
     "PAGE_SIZE": 15,
     "UNAUTHENTICATED_USER": None,
+    # Register and log in, per client IP: slows down password guessing.
+    "DEFAULT_THROTTLE_RATES": {"auth": env.str("AUTH_THROTTLE_RATE", default="20/min")},
 }
 
 # --- Uploads and images ------------------------------------------------------------

@@ -66,3 +66,17 @@ def test_staff_deactivate_a_user(staff, user):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     assert client.get("/api/user").status_code == 401
+
+
+def test_deleting_a_user_in_the_admin_takes_their_workspaces_along(staff, user, django_capture_on_commit_callbacks):
+    from accounts.models import Workspace
+    from images.tests.factories import make_image
+
+    image = make_image(user, status="completed")
+    storage, names = image.original.storage, [image.original.name, image.upscaled.name]
+    workspace_id = user.personal_workspace.pk
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff.post(f"/admin/accounts/user/{user.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not Workspace.objects.filter(pk=workspace_id).exists()
+    assert not any(storage.exists(n) for n in names)

@@ -101,3 +101,23 @@ def test_a_member_removed_from_a_workspace_loses_its_tokens(user, other_user):
     assert bearer(key).get("/api/images").status_code == 200
     team.remove_member(other_user)
     assert bearer(key).get("/api/images").status_code == 401
+
+
+def test_a_token_that_expires_cannot_mint_one_that_does_not(user):
+    soon = timezone.now() + timedelta(minutes=5)
+    expiring = client_for(user, expires_at=soon)
+    response = expiring.post("/api/user/tokens", {"name": "forever"}, format="json")
+    assert response.status_code == 201
+    assert response.json()["data"]["expires_at"] is not None
+    later = (soon + timedelta(days=1)).isoformat()
+    response = expiring.post("/api/user/tokens", {"name": "later", "expires_at": later}, format="json")
+    assert response.status_code == 422
+    assert "outlive" in response.json()["errors"]["expires_at"][0]
+
+
+def test_login_is_throttled_per_ip(user):
+    codes = [
+        APIClient().post("/api/auth/login", {"email": "ada@example.com", "password": "Wrong-1a"}).status_code
+        for _ in range(21)
+    ]
+    assert codes == [401] * 20 + [429]  # the default "auth" rate is 20/min
