@@ -67,8 +67,11 @@ class Image(models.Model):
     scale_factor = models.PositiveSmallIntegerField(null=True, blank=True)
     target_width = models.PositiveIntegerField()
     target_height = models.PositiveIntegerField()
-    model = models.CharField(max_length=32)
-    scale_chain = models.JSONField(default=list, blank=True)
+    model = models.CharField(max_length=32, help_text="The model asked for; may be 'auto'.")
+    model_used = models.CharField(max_length=32, help_text="The model that runs: 'auto' resolved.")
+    model_reason = models.CharField(max_length=200, blank=True, help_text="Why 'auto' chose model_used.")
+    max_quality = models.BooleanField(default=False, help_text="Geometric self-ensemble (precise only).")
+    scale_chain = models.JSONField(default=list, blank=True, help_text="Native network scales, in order.")
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
     error = models.TextField(blank=True)

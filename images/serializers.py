@@ -8,9 +8,13 @@ from django.conf import settings
 from rest_framework import serializers
 
 from images.models import Image, human_size
+from inference.auto import choose_model
 from inference.imageio import InvalidImage, SourceImage, open_image
 from inference.models import MODELS
 from inference.pipeline import MAX_TARGET_SIDE, SizeError, output_size
+
+AUTO = "auto"
+SCALE_FACTORS = [2, 3, 4, 8, 16]
 
 
 def max_output_pixels() -> int:
@@ -21,10 +25,16 @@ class UpscaleRequestSerializer(serializers.Serializer):
     """``POST /api/images/upscale``: an image file and either a scale factor or a target size."""
 
     image = serializers.FileField(allow_empty_file=False)
-    scale_factor = serializers.ChoiceField(choices=[2, 3, 4], required=False)
+    scale_factor = serializers.ChoiceField(choices=SCALE_FACTORS, required=False)
     target_width = serializers.IntegerField(min_value=1, max_value=MAX_TARGET_SIDE, required=False)
     target_height = serializers.IntegerField(min_value=1, max_value=MAX_TARGET_SIDE, required=False)
-    model = serializers.ChoiceField(choices=list(MODELS), required=False)
+    model = serializers.ChoiceField(choices=[AUTO, *MODELS], required=False)
+    max_quality = serializers.BooleanField(required=False, default=False)
+
+    def validate_scale_factor(self, scale: int) -> int:
+        if scale > settings.UPSCALE_MAX_SCALE:
+            raise serializers.ValidationError(f"The scale factor may be at most {settings.UPSCALE_MAX_SCALE}.")
+        return scale
 
     def validate_image(self, upload: Any) -> Any:
         limit = settings.UPSCALE_MAX_UPLOAD_BYTES
@@ -51,6 +61,7 @@ class UpscaleRequestSerializer(serializers.Serializer):
                 scale_factor=None if scale is None else int(scale),
                 target_width=attrs.get("target_width"),
                 target_height=attrs.get("target_height"),
+                max_scale=settings.UPSCALE_MAX_SCALE,
             )
         except SizeError as exc:
             raise serializers.ValidationError({exc.field: [str(exc)]}) from None
@@ -68,6 +79,15 @@ class UpscaleRequestSerializer(serializers.Serializer):
             attrs["scale_factor"] = 2
         attrs["output_size"] = (width, height)
         attrs.setdefault("model", settings.UPSCALE_DEFAULT_MODEL)
+        if attrs["model"] == AUTO:
+            choice = choose_model(self.source.image, self.source.format, self.source.jpeg_quality)
+            attrs["model_used"], attrs["model_reason"] = choice.model, choice.reason
+        else:
+            attrs["model_used"], attrs["model_reason"] = attrs["model"], ""
+        if attrs["max_quality"] and attrs["model_used"] != "precise":
+            raise serializers.ValidationError(
+                {"max_quality": ["max_quality is only available with the precise model."]}
+            )
         return attrs
 
     def create(self, validated_data: dict[str, Any]) -> Image:
@@ -85,6 +105,9 @@ class UpscaleRequestSerializer(serializers.Serializer):
             target_width=width,
             target_height=height,
             model=validated_data["model"],
+            model_used=validated_data["model_used"],
+            model_reason=validated_data["model_reason"],
+            max_quality=validated_data["max_quality"],
         )
         image.original.save(upload.name or "image", upload, save=False)
         try:
@@ -128,6 +151,9 @@ class ImageSerializer(serializers.ModelSerializer):
             "target_width",
             "target_height",
             "model",
+            "model_used",
+            "model_reason",
+            "max_quality",
             "scale_chain",
             "upscaled_path",
             "upscaled_size",

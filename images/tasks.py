@@ -56,7 +56,12 @@ def upscale_image(image_id: str) -> str:
         max_pixels = int(settings.UPSCALE_MAX_OUTPUT_MEGAPIXELS * 1_000_000)
         with image.original.open("rb") as fh:
             source = open_image(fh, max_pixels=max_pixels)
-        result = run_model(source.image, (image.target_width, image.target_height), model=image.model)
+        result = run_model(
+            source.image,
+            (image.target_width, image.target_height),
+            model=image.model_used,
+            max_quality=image.max_quality,
+        )
         # Spool to disk past 64 MB so a 64 MP PNG does not sit in memory twice.
         with tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024) as buffer:
             fmt = encode(result.image, source, buffer)

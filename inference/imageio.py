@@ -16,6 +16,8 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from inference.auto import estimate_jpeg_quality
+
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")
 
 FORMAT_EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "BMP": "bmp", "TIFF": "tiff", "GIF": "gif"}
@@ -50,6 +52,7 @@ class SourceImage:
     icc_profile: bytes | None = None
     exif: bytes | None = None
     info: dict = field(default_factory=dict)
+    jpeg_quality: int | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -108,10 +111,12 @@ def open_image(fp: str | BinaryIO, *, max_pixels: int) -> SourceImage:
 
     info = dict(img.info)
     icc = info.get("icc_profile")
+    # Read before the transpose below, which drops the quantisation tables.
+    quality = estimate_jpeg_quality(img) if fmt == "JPEG" else None
     oriented = ImageOps.exif_transpose(img)
     exif = oriented.getexif()
     exif_bytes = exif.tobytes() if len(exif) else None
-    return SourceImage(image=oriented, format=fmt, icc_profile=icc, exif=exif_bytes, info=info)
+    return SourceImage(image=oriented, format=fmt, icc_profile=icc, exif=exif_bytes, info=info, jpeg_quality=quality)
 
 
 @dataclass

@@ -78,12 +78,33 @@ MODELS: dict[str, ModelSpec] = {
             scales=(2, 3, 4),
             tile=192,
         ),
+        ModelSpec(
+            name="anime",
+            title="Real-ESRGAN x4plus-anime",
+            description="Real-ESRGAN fine-tuned on anime: illustration, line art, generated art.",
+            paper="Wang et al., Real-ESRGAN: Training Real-World Blind Super-Resolution with Pure Synthetic Data, "
+            "ICCVW 2021 (RealESRGAN_x4plus_anime_6B)",
+            scales=(4,),
+            tile=256,
+        ),
+        ModelSpec(
+            name="anime-fast",
+            title="Real-ESRGAN animevideov3",
+            description="Small compact network for anime and video frames: about 10x faster than anime.",
+            paper="Wang et al., Real-ESRGAN (realesr-animevideov3, SRVGGNetCompact), ICCVW 2021",
+            # The packaged x2/x3 networks are this x4 network plus a bicubic downscale;
+            # the pipeline's Lanczos resampling to the exact size does the same job.
+            scales=(4,),
+            tile=384,
+        ),
     )
 }
 
 _STATE_DICTS: dict[str, Callable[[int], dict[str, torch.Tensor]]] = {
     "standard": _realesrgan("REALESRGAN_X4PLUS_UP4X"),
     "precise": _dat_light,
+    "anime": _realesrgan("REALESRGAN_X4PLUSANIME_UP4X"),
+    "anime-fast": _realesrgan("REALESRGAN_ANIMAVIDEOV3_UP4X"),
 }
 
 

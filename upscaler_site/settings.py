@@ -213,6 +213,8 @@ MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=25 * 1024 * 1
 # Output size cap in megapixels; it also bounds what a decoded input may be.
 UPSCALE_MAX_OUTPUT_MEGAPIXELS = env.float("UPSCALE_MAX_OUTPUT_MEGAPIXELS", default=64.0)
 UPSCALE_DEFAULT_MODEL = env.str("UPSCALE_DEFAULT_MODEL", default="standard")
+# Largest scale factor (and target-size ratio) accepted; beyond 4x, model passes chain.
+UPSCALE_MAX_SCALE = env.int("UPSCALE_MAX_SCALE", default=16)
 # Lifetime of a signed download URL, in seconds.
 DOWNLOAD_URL_MAX_AGE = env.int("DOWNLOAD_URL_MAX_AGE", default=3600)
 

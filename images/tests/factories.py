@@ -29,7 +29,9 @@ def make_image(owner, *, status: str = Image.Status.PENDING, size: tuple[int, in
         "model": "standard",
     }
     workspace = owner.personal_workspace if hasattr(owner, "personal_workspace") else owner
-    image = Image(workspace=workspace, status=status, **{**defaults, **fields})
+    merged = {**defaults, **fields}
+    merged.setdefault("model_used", merged["model"])
+    image = Image(workspace=workspace, status=status, **merged)
     image.original.save("cat.png", ContentFile(original.getvalue()), save=False)
     if status == Image.Status.COMPLETED:
         result = io.BytesIO()

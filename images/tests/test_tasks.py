@@ -170,3 +170,30 @@ def _png(img: PILImage.Image) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()
+
+
+def test_16x_chains_two_4x_passes(user):
+    image = make_image(user, size=(12, 9), model="anime-fast", scale_factor=16, target_width=192, target_height=144)
+    assert upscale_image(str(image.pk)) == "completed"
+    image.refresh_from_db()
+    assert image.scale_chain == [4, 4]
+    assert (image.upscaled_width, image.upscaled_height) == (192, 144)
+
+
+def test_max_quality_runs_the_self_ensemble(user, monkeypatch):
+    import inference.pipeline
+
+    calls = []
+    real = inference.pipeline.self_ensemble
+    monkeypatch.setattr(inference.pipeline, "self_ensemble", lambda net: calls.append(net) or real(net))
+    image = make_image(user, size=(16, 12), model="precise", max_quality=True)
+    assert upscale_image(str(image.pk)) == "completed"
+    image.refresh_from_db()
+    assert calls and image.scale_chain == [2]
+
+
+def test_the_worker_runs_model_used_not_the_request(user):
+    image = make_image(user, size=(16, 12), model="auto", model_used="anime-fast")
+    upscale_image(str(image.pk))
+    image.refresh_from_db()
+    assert image.status == "completed" and image.model_used == "anime-fast"

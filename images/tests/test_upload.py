@@ -142,7 +142,8 @@ def test_missing_image_gets_422(api):
         ({"model": "nonexistent"}, "model", "not a valid choice"),
     ],
 )
-def test_invalid_sizes_get_422_with_a_field_error(api, small_photo, media_root, params, field, message):
+def test_invalid_sizes_get_422_with_a_field_error(api, settings, small_photo, media_root, params, field, message):
+    settings.UPSCALE_MAX_SCALE = 4
     response = api.post(URL, {"image": encode(small_photo), **params})
     assert response.status_code == 422, response.json()
     errors = response.json()["errors"]
@@ -181,3 +182,46 @@ def test_a_broker_failure_fails_the_image_instead_of_a_500(api, small_photo, mon
     data = response.json()["data"]
     assert data["status"] == "failed"
     assert "task queue is unavailable" in data["error"]
+
+
+def test_scales_above_4x_are_accepted_up_to_the_configured_maximum(api, settings, small_photo):
+    data = api.post(URL, {"image": encode(small_photo), "scale_factor": "16"}).json()["data"]
+    assert (data["target_width"], data["target_height"]) == (640, 480)
+
+    settings.UPSCALE_MAX_SCALE = 8
+    response = api.post(URL, {"image": encode(small_photo), "scale_factor": "16"})
+    assert response.status_code == 422
+    assert "at most 8" in response.json()["errors"]["scale_factor"][0]
+
+
+def test_16x_over_the_megapixel_cap_is_refused_before_queueing(api, settings):
+    settings.UPSCALE_MAX_OUTPUT_MEGAPIXELS = 64
+    big = photo(size=(600, 450))  # 16x would be 9600x7200 = 69 MP
+    response = api.post(URL, {"image": encode(big), "scale_factor": "16"})
+    assert response.status_code == 422
+    assert "the limit is 64 MP" in response.json()["errors"]["scale_factor"][0]
+    assert Image.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("params", "model_used"),
+    [({}, "standard"), ({"model": "precise"}, "precise"), ({"model": "anime-fast"}, "anime-fast")],
+)
+def test_the_record_says_which_model_runs(api, small_photo, params, model_used):
+    data = api.post(URL, {"image": encode(small_photo), **params}).json()["data"]
+    assert data["model_used"] == model_used
+    assert data["model_reason"] == ""
+
+
+def test_auto_resolves_at_upload_and_says_why(api):
+    data = api.post(URL, {"image": encode(photo(), "JPEG", quality=60), "model": "auto"}).json()["data"]
+    assert (data["model"], data["model_used"]) == ("auto", "standard")
+    assert "JPEG quality about 60" in data["model_reason"]
+
+
+def test_max_quality_only_with_precise(api, small_photo):
+    ok = api.post(URL, {"image": encode(small_photo), "model": "precise", "max_quality": "true"})
+    assert ok.status_code == 202 and ok.json()["data"]["max_quality"] is True
+    refused = api.post(URL, {"image": encode(small_photo), "model": "standard", "max_quality": "true"})
+    assert refused.status_code == 422
+    assert "only available with the precise model" in refused.json()["errors"]["max_quality"][0]
