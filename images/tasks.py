@@ -57,7 +57,7 @@ def upscale_image(image_id: str) -> str:
         with image.original.open("rb") as fh:
             source = open_image(fh, max_pixels=max_pixels)
         result = run_model(
-            source.image,
+            source.pixels,
             (image.target_width, image.target_height),
             model=image.model_used,
             max_quality=image.max_quality,
@@ -66,7 +66,7 @@ def upscale_image(image_id: str) -> str:
         with tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024) as buffer:
             fmt = encode(result.image, source, buffer)
             buffer.seek(0)
-            width, height = result.image.size
+            width, height = result.size
             image.complete(
                 buffer,
                 FORMAT_EXTENSIONS[fmt],

@@ -53,6 +53,14 @@ class SourceImage:
     exif: bytes | None = None
     info: dict = field(default_factory=dict)
     jpeg_quality: int | None = None
+    #: (H, W, 3|4) uint16, orientation applied, for 16-bit RGB(A) PNG and TIFF, which
+    #: Pillow can only read as 8 bits; ``image`` then holds an 8-bit copy.
+    pixels16: np.ndarray | None = None
+
+    @property
+    def pixels(self) -> Image.Image | np.ndarray:
+        """What to upscale: the 16-bit samples where the file has them, else the Pillow image."""
+        return self.pixels16 if self.pixels16 is not None else self.image
 
     @property
     def size(self) -> tuple[int, int]:
@@ -109,6 +117,7 @@ def open_image(fp: str | BinaryIO, *, max_pixels: int) -> SourceImage:
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise InvalidImage("The image file is truncated or corrupt.") from None
 
+    pixels16 = _read_rgb16(fp, img)
     info = dict(img.info)
     icc = info.get("icc_profile")
     # Read before the transpose below, which drops the quantisation tables.
@@ -116,7 +125,86 @@ def open_image(fp: str | BinaryIO, *, max_pixels: int) -> SourceImage:
     oriented = ImageOps.exif_transpose(img)
     exif = oriented.getexif()
     exif_bytes = exif.tobytes() if len(exif) else None
-    return SourceImage(image=oriented, format=fmt, icc_profile=icc, exif=exif_bytes, info=info, jpeg_quality=quality)
+    if pixels16 is not None:
+        pixels16 = _orient_like(pixels16, oriented, img.getexif().get(ORIENTATION_TAG, 1))
+    return SourceImage(
+        image=oriented,
+        format=fmt,
+        icc_profile=icc,
+        exif=exif_bytes,
+        info=info,
+        jpeg_quality=quality,
+        pixels16=pixels16,
+    )
+
+
+ORIENTATION_TAG = 0x0112
+
+
+def _read_rgb16(fp: str | BinaryIO, img: Image.Image) -> np.ndarray | None:
+    """The file's samples at 16 bits when it is a 16-bit RGB(A) PNG or TIFF, else None.
+
+    Raises:
+        InvalidImage: the 16-bit decoder cannot read the file.
+    """
+    if img.format == "PNG":
+        header = _head(fp, 26)
+        # IHDR: bit depth (byte 24) 16 with colour type (byte 25) 2 (RGB) or 6 (RGBA).
+        if len(header) < 26 or header[24] != 16 or header[25] not in (2, 6):
+            return None
+    elif img.format == "TIFF":
+        bits = img.tag_v2.get(258, (8,))
+        bits = bits if isinstance(bits, tuple) else (bits,)
+        if img.tag_v2.get(277, 1) not in (3, 4) or any(b != 16 for b in bits):
+            return None
+    else:
+        return None
+    import imagecodecs
+
+    data = _head(fp, None)
+    try:
+        pixels = imagecodecs.png_decode(data) if img.format == "PNG" else imagecodecs.tiff_decode(data)
+    except Exception:  # imagecodecs raises a different error type per codec
+        raise InvalidImage("The image file is truncated or corrupt.") from None
+    if pixels.dtype != np.uint16 or pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
+        return None
+    return pixels
+
+
+def _head(fp: str | BinaryIO, size: int | None) -> bytes:
+    """The first ``size`` bytes of a path or file object (all of it for None)."""
+    if isinstance(fp, str):
+        with open(fp, "rb") as fh:
+            return fh.read(size if size is not None else -1)
+    fp.seek(0)
+    return fp.read(size if size is not None else -1)
+
+
+_ORIENTATIONS = {
+    1: lambda a: a,
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: np.swapaxes(a, 0, 1),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: np.rot90(a, 1)[::-1],
+    8: lambda a: np.rot90(a, 1),
+}
+
+
+def _orient_like(pixels: np.ndarray, preview: Image.Image, orientation: int) -> np.ndarray:
+    """Orient 16-bit samples exactly like Pillow's 8-bit ``preview`` of the same file.
+
+    Pillow's TIFF reader applies some orientations itself while still reporting the
+    tag, so rather than second-guess it, the transform whose high bytes reproduce the
+    preview wins; the EXIF ``orientation`` (1-8) decides only if none does.
+    """
+    target = np.asarray(preview.convert("RGB"))
+    for op in [_ORIENTATIONS.get(orientation, _ORIENTATIONS[1]), *_ORIENTATIONS.values()]:
+        candidate = op(pixels)
+        if candidate.shape[:2] == target.shape[:2] and np.array_equal(candidate[:, :, :3] >> 8, target):
+            return np.ascontiguousarray(candidate)
+    return np.ascontiguousarray(_ORIENTATIONS.get(orientation, _ORIENTATIONS[1])(pixels))
 
 
 @dataclass
@@ -138,13 +226,18 @@ def _has_transparency(img: Image.Image) -> bool:
     return img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in img.info
 
 
-def split_planes(img: Image.Image) -> Planes:
-    """Convert any supported Pillow image to :class:`Planes`.
+def split_planes(img: Image.Image | np.ndarray) -> Planes:
+    """Convert any supported Pillow image, or (H, W, 3|4) uint16 RGB(A) samples, to :class:`Planes`.
 
     Palette images become RGB (or RGBA when they have transparency), CMYK and
-    YCbCr become RGB, grayscale stays grayscale on output; 16-bit grayscale keeps
-    16 bits.
+    YCbCr become RGB, grayscale stays grayscale on output; 16-bit grayscale and
+    16-bit RGB(A) keep 16 bits (modes ``I;16``, ``RGB;16``, ``RGBA;16``).
     """
+    if isinstance(img, np.ndarray):
+        samples = img.astype(np.float32) / 65535.0
+        alpha = samples[:, :, 3].copy() if samples.shape[2] == 4 else None
+        mode = "RGBA;16" if alpha is not None else "RGB;16"
+        return Planes(np.ascontiguousarray(samples[:, :, :3]), alpha, mode, bits=16)
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         gray = np.asarray(img, dtype=np.float32)
         scale = 65535.0
@@ -197,8 +290,45 @@ def merge_planes(color: Image.Image, alpha: Image.Image | None, mode: str) -> Im
     return color.convert("RGB")
 
 
-def output_format(source_format: str, image: Image.Image) -> str:
-    """The format the output is written in: the input's, or PNG where it cannot carry the alpha."""
+def resize_samples16(samples: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Lanczos resize of (H, W, C) uint16 samples to (width, height), channel by channel."""
+    if (samples.shape[1], samples.shape[0]) == size:
+        return samples
+    channels = [np.asarray(resize_plane(Image.fromarray(samples[:, :, c]), size)) for c in range(samples.shape[2])]
+    return np.stack(channels, axis=2)
+
+
+def _png_with_icc(png: bytes, icc: bytes) -> bytes:
+    """Insert an iCCP chunk right after IHDR (PNG spec 11.3.3.3); the 16-bit encoder writes none."""
+    import struct
+    import zlib
+
+    body = b"ICC profile\x00\x00" + zlib.compress(icc)
+    chunk = struct.pack(">I", len(body)) + b"iCCP" + body + struct.pack(">I", zlib.crc32(b"iCCP" + body))
+    ihdr_end = 8 + 4 + 4 + 13 + 4  # signature, length, type, IHDR data, CRC
+    return png[:ihdr_end] + chunk + png[ihdr_end:]
+
+
+def _encode_samples16(samples: np.ndarray, source: SourceImage, out: BinaryIO, fmt: str) -> str:
+    if fmt == "TIFF":
+        import tifffile
+
+        tifffile.imwrite(out, samples, photometric="rgb", compression="zlib", iccprofile=source.icc_profile)
+        return "TIFF"
+    import imagecodecs
+
+    png = imagecodecs.png_encode(samples, level=6)
+    out.write(_png_with_icc(png, source.icc_profile) if source.icc_profile else png)
+    return "PNG"
+
+
+def output_format(source_format: str, image: Image.Image | np.ndarray) -> str:
+    """The format the output is written in: the input's, or PNG where it cannot carry the alpha.
+
+    16-bit RGB(A) samples (an array) are written as TIFF when the input was TIFF, else PNG.
+    """
+    if isinstance(image, np.ndarray):
+        return "TIFF" if source_format == "TIFF" else "PNG"
     has_alpha = image.mode in ("RGBA", "LA")
     if has_alpha and source_format in ("JPEG", "BMP", "GIF"):
         return "PNG"
@@ -209,7 +339,7 @@ def output_format(source_format: str, image: Image.Image) -> str:
     return source_format
 
 
-def encode(image: Image.Image, source: SourceImage, out: BinaryIO, fmt: str | None = None) -> str:
+def encode(image: Image.Image | np.ndarray, source: SourceImage, out: BinaryIO, fmt: str | None = None) -> str:
     """Write the upscaled image in the input's format (or ``fmt``); return the format written.
 
     JPEG and WebP are written at quality 95 (JPEG with 4:4:4 chroma), GIF with an
@@ -217,6 +347,8 @@ def encode(image: Image.Image, source: SourceImage, out: BinaryIO, fmt: str | No
     orientation already applied) are kept where the format can carry them.
     """
     fmt = output_format(fmt or source.format, image)
+    if isinstance(image, np.ndarray):
+        return _encode_samples16(image, source, out, fmt)
     params: dict = {}
     if source.icc_profile and image.mode not in ("L", "LA", "I;16") and fmt != "GIF":
         params["icc_profile"] = source.icc_profile
@@ -236,7 +368,7 @@ def encode(image: Image.Image, source: SourceImage, out: BinaryIO, fmt: str | No
     return fmt
 
 
-def encode_to_bytes(image: Image.Image, source: SourceImage) -> tuple[bytes, str]:
+def encode_to_bytes(image: Image.Image | np.ndarray, source: SourceImage) -> tuple[bytes, str]:
     """:func:`encode` into memory; returns (file bytes, format)."""
     buf = io.BytesIO()
     fmt = encode(image, source, buf)

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from inference.ensemble import self_ensemble
-from inference.imageio import Planes, merge_planes, resize_plane, split_planes
+from inference.imageio import Planes, merge_planes, resize_plane, resize_samples16, split_planes
 from inference.models import compute_dtype, default_device, get_spec, load_network
 from inference.tiling import upscale_tiled
 
@@ -109,16 +109,24 @@ def plan_passes(native_scales: tuple[int, ...], factor: float) -> list[int]:
 class UpscaleResult:
     """An upscaled image and how it was made.
 
-    ``image``: Pillow image at the requested size in the output mode.
+    ``image``: Pillow image at the requested size in the output mode, or for 16-bit
+    RGB(A) input an (H, W, 3|4) uint16 array.
     ``model``: the model name. ``scale_chain``: native network scales applied in
     order, e.g. ``[4]``. ``seconds``: wall time of the inference.
     """
 
-    image: Image.Image
+    image: Image.Image | np.ndarray
     model: str
     scale_chain: list[int]
     device: str
     seconds: float
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the output in pixels."""
+        if isinstance(self.image, np.ndarray):
+            return self.image.shape[1], self.image.shape[0]
+        return self.image.size
 
 
 def _tile_size(model_tile: int, device: torch.device) -> int:
@@ -130,7 +138,7 @@ def _tile_size(model_tile: int, device: torch.device) -> int:
 
 
 def upscale_image(
-    image: Image.Image,
+    image: Image.Image | np.ndarray,
     size: tuple[int, int],
     *,
     model: str = "standard",
@@ -148,7 +156,8 @@ def upscale_image(
     grayscale output; 16-bit grayscale stays 16-bit.
 
     Args:
-        image: any mode :func:`inference.imageio.split_planes` accepts, orientation applied.
+        image: any mode :func:`inference.imageio.split_planes` accepts, orientation applied,
+            or (H, W, 3|4) uint16 RGB(A) samples (``SourceImage.pixels``).
         size: output (width, height) in pixels, larger than the input.
         model: a name in :data:`inference.models.MODELS`.
         device: defaults to :func:`inference.models.default_device`.
@@ -169,7 +178,7 @@ def upscale_image(
     started = time.perf_counter()
 
     planes: Planes = split_planes(image)
-    in_w, in_h = image.size
+    in_w, in_h = (image.shape[1], image.shape[0]) if isinstance(image, np.ndarray) else image.size
     factor = max(size[0] / in_w, size[1] / in_h)
     chain = plan_passes(spec.scales, factor)
 
@@ -198,6 +207,13 @@ def upscale_image(
                 progress=report,
             )
 
+    if planes.mode in ("RGB;16", "RGBA;16"):
+        samples = resize_samples16(color, size)
+        del color
+        if planes.alpha is not None:
+            alpha16 = np.rint(planes.alpha * 65535.0).astype(np.uint16)[:, :, None]
+            samples = np.concatenate([samples, resize_samples16(alpha16, size)], axis=2)
+        return UpscaleResult(samples, model, chain, str(device), time.perf_counter() - started)
     if planes.bits == 16:
         gray = color.mean(axis=2, dtype=np.float32)
         color_img = Image.fromarray(np.rint(gray).astype(np.uint16))

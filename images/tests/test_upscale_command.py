@@ -37,7 +37,7 @@ def test_target_width_and_output_format_from_the_extension(tmp_path):
     [
         (["missing.png", "out.png"], "No such file"),
         (["notes.png", "out.png"], "not a valid image"),
-        (["cat.png", "out.png", "--width", "500"], "more than 4x"),
+        (["cat.png", "out.png", "--width", "700"], "more than 16x"),
     ],
 )
 def test_bad_input_is_a_clear_command_error(tmp_path, monkeypatch, args, message):

@@ -23,9 +23,7 @@ class Command(BaseCommand):
         size.add_argument("--width", type=int, help="target width in pixels")
         parser.add_argument("--height", type=int, help="target height in pixels")
         parser.add_argument("--model", default=settings.UPSCALE_DEFAULT_MODEL, choices=["auto", *sorted(MODELS)])
-        parser.add_argument(
-            "--max-quality", action="store_true", help="self-ensemble (x8 slower; precise model only)"
-        )
+        parser.add_argument("--max-quality", action="store_true", help="self-ensemble (x8 slower; precise model only)")
         parser.add_argument("--tile", type=int, help="tile size in input pixels")
         parser.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA if available)")
 
@@ -60,7 +58,7 @@ class Command(BaseCommand):
             raise CommandError("--max-quality is only available with the precise model.")
         device = torch.device(opts["device"]) if opts["device"] else None
         result = upscale_image(
-            source.image, size, model=model, device=device, tile=opts["tile"], max_quality=opts["max_quality"]
+            source.pixels, size, model=model, device=device, tile=opts["tile"], max_quality=opts["max_quality"]
         )
 
         suffix = opts["output"].suffix.lower().lstrip(".")
@@ -71,7 +69,7 @@ class Command(BaseCommand):
             fmt = None
         with open(opts["output"], "wb") as out:
             written = encode(result.image, source, out, fmt=fmt)
-        width, height = result.image.size
+        width, height = result.size
         chain = " -> ".join(f"x{s}" for s in result.scale_chain)
         self.stdout.write(
             f"{opts['input']} {source.size[0]}x{source.size[1]} -> {opts['output']} {width}x{height} {written} "
