@@ -28,8 +28,13 @@ def clear_cache():
 
 @pytest.fixture
 def user(db):
-    """A verified user, Ada, with her personal workspace."""
-    return make_user("ada@example.com", name="Ada")
+    """A verified user, Ada, whose personal workspace is on Enterprise (16x, 1,000 images a month),
+    so that tests of other features do not run into Free's limits. Billing tests use Free users."""
+    from billing.models import Plan, Subscription
+
+    ada = make_user("ada@example.com", name="Ada")
+    Subscription.objects.create(workspace=ada.personal_workspace, plan=Plan.objects.get(slug="enterprise"))
+    return ada
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts.models import Ability, ApiToken, User
@@ -25,6 +24,8 @@ from accounts.serializers import (
     UserSerializer,
     WorkspaceSerializer,
 )
+from billing.models import Plan
+from billing.quota import limits_for
 from upscaler_site.api import ok
 
 
@@ -35,21 +36,20 @@ def user_payload(user: User, token: ApiToken | None = None) -> dict:
     data["workspace"] = WorkspaceSerializer(token.workspace, context=context).data if token else None
     data["workspaces"] = WorkspaceSerializer(user.workspaces.order_by("-personal", "name"), many=True,
                                              context=context).data  # fmt: skip
-    # Plans arrive with billing; until then every workspace is on the free tier.
-    data["plan"] = None
+    plan = limits_for(token.workspace).plan if token else Plan.free()
+    data["plan"] = {"id": plan.pk, "name": plan.name, "slug": plan.slug}
     return data
 
 
 class PublicView(APIView):
     """A view anyone may call; wrong credentials are still 401 (not DRF's 403 for header-less views).
 
-    Throttled per client IP (the ``auth`` rate) against password guessing.
+    Anonymous requests are limited per client IP (billing.ratelimit), which also
+    slows down password guessing.
     """
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "auth"
 
     def get_authenticate_header(self, request: Request) -> str:
         return "Bearer"

@@ -82,6 +82,7 @@ class Image(models.Model):
     upscaled_format = models.CharField(max_length=8, blank=True)
     processing_time = models.FloatField(null=True, blank=True, help_text="Seconds of inference and encoding.")
     task_id = models.CharField(max_length=64, blank=True)
+    quota_month = models.DateField(null=True, blank=True, help_text="Month whose quota this image counts in.")
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -183,6 +184,11 @@ class Image(models.Model):
         )
         if failed:
             self.status, self.error = self.Status.FAILED, reason
+            if self.quota_month:
+                # A failed image does not count against the quota.
+                from billing.quota import release_images
+
+                release_images(self.workspace_id, self.quota_month)
         return bool(failed)
 
     def delete_files(self) -> None:

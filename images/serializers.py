@@ -78,6 +78,7 @@ class UpscaleRequestSerializer(serializers.Serializer):
         if scale is None and "target_width" not in attrs and "target_height" not in attrs:
             attrs["scale_factor"] = 2
         attrs["output_size"] = (width, height)
+        self.output_factor = max(width / self.source.size[0], height / self.source.size[1])
         attrs.setdefault("model", settings.UPSCALE_DEFAULT_MODEL)
         if attrs["model"] == AUTO:
             choice = choose_model(self.source.image, self.source.format, self.source.jpeg_quality)
@@ -108,6 +109,7 @@ class UpscaleRequestSerializer(serializers.Serializer):
             model_used=validated_data["model_used"],
             model_reason=validated_data["model_reason"],
             max_quality=validated_data["max_quality"],
+            quota_month=validated_data.get("quota_month"),
         )
         image.original.save(upload.name or "image", upload, save=False)
         try:

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from accounts.models import Ability
 from accounts.permissions import request_workspace
+from billing.api import QuotaHeadersMixin, check_scale, plan_limits, reserve_or_deny
 from images.models import Image
 from images.serializers import ImageSerializer, UpscaleRequestSerializer
 from images.tasks import enqueue_upscale
@@ -24,7 +25,7 @@ def workspace_images(request: Request):
     return Image.objects.filter(workspace=request_workspace(request))
 
 
-class UpscaleView(APIView):
+class UpscaleView(QuotaHeadersMixin, APIView):
     """``POST /api/images/upscale``: store the upload and queue it; 202 with the new record."""
 
     required_abilities = {"POST": Ability.IMAGES_WRITE}
@@ -32,15 +33,20 @@ class UpscaleView(APIView):
     def post(self, request: Request) -> Response:
         serializer = UpscaleRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        workspace = request_workspace(request)
+        limits = plan_limits(request)
+        check_scale(limits, serializer.output_factor)
         with transaction.atomic():
-            image = serializer.save(workspace=request_workspace(request), created_by=request.user)
+            # Counted in the same transaction: if storing the image fails, the count rolls back.
+            month = reserve_or_deny(workspace, 1, limits)
+            image = serializer.save(workspace=workspace, created_by=request.user, quota_month=month)
             enqueue_upscale(image)
         image.refresh_from_db()
         data = ImageSerializer(image, context={"request": request}).data
         return ok(data, "Image accepted for upscaling.", status.HTTP_202_ACCEPTED)
 
 
-class ImageListView(APIView):
+class ImageListView(QuotaHeadersMixin, APIView):
     """``GET /api/images``: the workspace's images, newest first, paginated, optionally by status."""
 
     required_abilities = {"GET": Ability.IMAGES_READ}
@@ -57,7 +63,7 @@ class ImageListView(APIView):
         return paginator.get_paginated_response(ImageSerializer(page, many=True, context={"request": request}).data)
 
 
-class ImageDetailView(APIView):
+class ImageDetailView(QuotaHeadersMixin, APIView):
     """``GET /api/images/{id}`` shows one image; ``DELETE`` removes it and both files."""
 
     required_abilities = {"GET": Ability.IMAGES_READ, "DELETE": Ability.IMAGES_DELETE}
@@ -72,7 +78,7 @@ class ImageDetailView(APIView):
         return ok(None, "Image deleted.")
 
 
-class ImageDownloadView(APIView):
+class ImageDownloadView(QuotaHeadersMixin, APIView):
     """``GET /api/images/{id}/download``: a signed, expiring URL to the result file."""
 
     required_abilities = {"GET": Ability.IMAGES_READ}

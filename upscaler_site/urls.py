@@ -28,5 +28,6 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("", include("accounts.urls")),
     path("", include("accounts.web_urls")),
+    path("", include("billing.urls")),
     path("", include("images.urls")),
 ]

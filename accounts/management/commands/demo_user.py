@@ -4,6 +4,7 @@ from allauth.account.models import EmailAddress
 from django.core.management.base import BaseCommand, CommandParser
 
 from accounts.models import ApiToken, User
+from billing.models import Plan, Subscription
 
 
 class Command(BaseCommand):
@@ -20,6 +21,10 @@ class Command(BaseCommand):
         if created:
             user = User.objects.create_user(email, opts["password"], name="Demo")
         EmailAddress.objects.update_or_create(user=user, email=email, defaults={"verified": True, "primary": True})
+        # The demo should not run into Free's 2 images a month: staff-assigned Enterprise.
+        Subscription.objects.get_or_create(
+            workspace=user.personal_workspace, defaults={"plan": Plan.objects.get(slug="enterprise")}
+        )
         _, key = ApiToken.issue(user, user.personal_workspace, "demo")
         password = opts["password"] if created else "(unchanged)"
         self.stdout.write(f"Demo user: {email} / {password}")

@@ -1,0 +1,73 @@
+"""Hourly API request limits: per workspace (its plan's), and per client IP without a token.
+
+Fixed one-hour windows counted in the cache (Redis when ``REDIS_URL`` is set, so every
+web process shares the counts): ``add`` creates the window's counter, ``incr`` bumps it
+atomically. Over the limit the request is answered 429 with ``Retry-After`` (seconds
+until the window ends) before any view runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from accounts.models import ApiToken
+from billing.quota import limits_for
+from upscaler_site.api import error_body
+
+WINDOW = 3600
+PLAN_CACHE_SECONDS = 60
+
+
+def _workspace_rate(token: ApiToken) -> int:
+    key = f"ratelimit:plan:{token.workspace_id}"
+    return cache.get_or_set(key, lambda: limits_for(token.workspace).requests_per_hour, PLAN_CACHE_SECONDS)
+
+
+def _token(request: HttpRequest) -> ApiToken | None:
+    header = request.META.get("HTTP_AUTHORIZATION", "").split()
+    if len(header) != 2 or header[0].lower() != "bearer":
+        return None
+    token = ApiToken.from_key(header[1])
+    return token if token is not None and token.is_active else None
+
+
+def hit(key: str, limit: int, now: float | None = None) -> tuple[bool, int]:
+    """Count one request against ``key``; returns (allowed, seconds until the window resets)."""
+    now = time.time() if now is None else now
+    window = int(now // WINDOW)
+    counter = f"ratelimit:{key}:{window}"
+    cache.add(counter, 0, timeout=WINDOW + 60)
+    try:
+        count = cache.incr(counter)
+    except ValueError:  # expired between add and incr
+        cache.add(counter, 1, timeout=WINDOW + 60)
+        count = 1
+    return count <= limit, WINDOW - int(now % WINDOW)
+
+
+class RateLimitMiddleware:
+    """Apply the hourly request limits to every ``/api/`` request."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path.startswith("/api/"):
+            return self.get_response(request)
+        token = _token(request)
+        if token is not None:
+            key, limit, who = f"ws:{token.workspace_id}", _workspace_rate(token), "your plan's"
+        else:
+            key, limit, who = f"ip:{request.META.get('REMOTE_ADDR', '')}", settings.ANON_REQUESTS_PER_HOUR, "the"
+        allowed, retry_after = hit(key, limit)
+        if allowed:
+            return self.get_response(request)
+        body = error_body(f"Too many requests: {who} limit is {limit} per hour. Retry in {retry_after} seconds.")
+        response = JsonResponse(body, status=429)
+        response["Retry-After"] = str(retry_after)
+        return response
