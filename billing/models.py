@@ -139,3 +139,17 @@ def next_month_start(moment: datetime | None = None) -> datetime:
     first = month_start(moment)
     following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
     return datetime(following.year, following.month, 1, tzinfo=UTC)
+
+
+class WebhookEvent(models.Model):
+    """A Stripe webhook event already processed: a replayed delivery (same ``event_id``) is skipped."""
+
+    event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"

@@ -1,10 +1,12 @@
 from django.urls import path
 
-from billing import api
+from billing import api, views
 
 app_name = "billing"
 
 urlpatterns = [
     path("api/usage", api.UsageView.as_view(), name="usage"),
     path("api/subscription", api.SubscriptionView.as_view(), name="subscription"),
+    path("api/billing/checkout", views.CheckoutApiView.as_view(), name="checkout"),
+    path("api/billing/portal", views.PortalApiView.as_view(), name="portal"),
 ]

@@ -206,6 +206,16 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
 }
 
+# --- Billing (Stripe) ------------------------------------------------------------------
+# Without STRIPE_SECRET_KEY payments are off: everything is Free unless staff assign a plan.
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+# Another Stripe-compatible server (e.g. http://127.0.0.1:8420 for localstripe); empty for Stripe.
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
+# Days service continues after a failed payment.
+BILLING_GRACE_DAYS = env.int("BILLING_GRACE_DAYS", default=7)
+
 # --- Uploads and images ------------------------------------------------------------
 # Requests per hour per client IP without a valid token (register, login, mistakes).
 ANON_REQUESTS_PER_HOUR = env.int("ANON_REQUESTS_PER_HOUR", default=10)

@@ -29,5 +29,6 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("accounts.web_urls")),
     path("", include("billing.urls")),
+    path("billing/", include("billing.web_urls")),
     path("", include("images.urls")),
 ]

@@ -1,0 +1,75 @@
+"""Stripe webhooks: verify the signature, skip replayed events, and apply the handled types.
+
+Each event is processed once: its id is stored in :class:`~billing.models.WebhookEvent`
+in the same transaction as its effects, so a failure rolls both back and Stripe's retry
+processes it again, while a replay of a processed event changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+
+import stripe
+from django.conf import settings
+from django.db import transaction
+
+from billing import stripe_sync
+from billing.models import WebhookEvent
+
+logger = logging.getLogger(__name__)
+
+
+class BadWebhook(Exception):
+    """The payload is not a Stripe event signed with our webhook secret."""
+
+
+def _subscription_event(obj: dict) -> None:
+    stripe_sync.apply_subscription(obj)
+
+
+HANDLERS: dict[str, Callable[[dict], object]] = {
+    "checkout.session.completed": stripe_sync.link_checkout_session,
+    "customer.subscription.created": _subscription_event,
+    "customer.subscription.updated": _subscription_event,
+    "customer.subscription.deleted": _subscription_event,
+    "customer.subscription.trial_will_end": _subscription_event,
+    "invoice.payment_failed": stripe_sync.payment_failed,
+    "invoice.paid": stripe_sync.invoice_paid,
+    "invoice.payment_succeeded": stripe_sync.invoice_paid,
+}
+
+
+def verify(payload: bytes, signature: str) -> dict:
+    """The event in ``payload`` if ``signature`` (the ``Stripe-Signature`` header) is valid.
+
+    Raises:
+        BadWebhook: no webhook secret is configured, the signature is wrong or too old,
+            or the payload is not an event.
+    """
+    secret = getattr(settings, "STRIPE_WEBHOOK_SECRET", "")
+    if not secret:
+        raise BadWebhook("Webhooks are not configured.")
+    try:
+        stripe.Webhook.construct_event(payload, signature, secret)
+        event = json.loads(payload)
+    except (stripe.SignatureVerificationError, ValueError) as exc:
+        raise BadWebhook(str(exc)) from None
+    if not isinstance(event, dict) or not event.get("id") or not event.get("type"):
+        raise BadWebhook("Not a Stripe event.")
+    return event
+
+
+def process(event: dict) -> str:
+    """Apply a verified event once; returns ``"processed"``, ``"duplicate"`` or ``"ignored"``."""
+    handler = HANDLERS.get(event["type"])
+    with transaction.atomic():
+        _, created = WebhookEvent.objects.get_or_create(event_id=event["id"], defaults={"type": event["type"][:100]})
+        if not created:
+            return "duplicate"
+        if handler is None:
+            return "ignored"
+        handler(((event.get("data") or {}).get("object")) or {})
+    logger.info("Stripe event %s (%s) processed", event["id"], event["type"])
+    return "processed"
