@@ -52,6 +52,18 @@ def encode(img: PILImage.Image, fmt: str = "PNG", name: str | None = None, **par
     return buf
 
 
+def stop_process(process, timeout: float = 30) -> None:
+    """Terminate a subprocess started by a test fixture, killing it if it does not stop in ``timeout`` s."""
+    import subprocess
+
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
     """PSNR in dB between two arrays of the same shape and range [0, peak]."""
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)

@@ -20,6 +20,8 @@ from collections.abc import Iterator
 import pytest
 import stripe
 
+from upscaler_site.testing import stop_process
+
 SECRET_KEY = "sk_test_localstripe"
 WEBHOOK_SECRET = "whsec_test_secret"
 
@@ -65,12 +67,7 @@ def localstripe_url(tmp_path_factory) -> Iterator[str]:
             time.sleep(0.1)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=10)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from PIL import Image as PILImage
 from scipy import ndimage
 
 from accounts.models import ApiToken
-from upscaler_site.testing import encode, photo, psnr
+from upscaler_site.testing import encode, photo, psnr, stop_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -57,12 +57,7 @@ def worker(live_server, media_root, tmp_path):
         try:
             yield proc
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)
             print(log_path.read_text(errors="replace")[-5000:])
 
 
