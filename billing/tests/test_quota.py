@@ -127,7 +127,9 @@ def test_a_plan_without_api_access_is_403(free_user):
     assert "does not include API access" in response.json()["message"]
 
 
-@pytest.mark.django_db(transaction=True)
+# A transactional test empties every table when it ends, seeded plans included;
+# serialized_rollback restores the migrations' data for the tests after it.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_50_concurrent_uploads_one_below_the_quota_accept_exactly_one(free_user):
     """50 threads, each its own client and database connection, upload at the same moment."""
     workspace = free_user.personal_workspace

@@ -24,7 +24,7 @@ from scipy import ndimage
 from accounts.models import ApiToken
 from upscaler_site.testing import encode, photo, psnr, stop_process
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 ROOT = Path(__file__).resolve().parents[2]
 

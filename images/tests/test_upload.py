@@ -168,7 +168,7 @@ def test_exif_orientation_is_applied_to_the_recorded_dimensions(api):
     assert (data["target_width"], data["target_height"]) == (60, 80)
 
 
-@pytest.mark.django_db(transaction=True)  # on_commit must run when the view's transaction commits
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # on_commit runs at the real commit
 def test_a_broker_failure_fails_the_image_instead_of_a_500(api, small_photo, monkeypatch):
     import images.tasks
 
