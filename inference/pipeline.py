@@ -13,8 +13,8 @@ from PIL import Image
 
 from inference.ensemble import self_ensemble
 from inference.imageio import Planes, merge_planes, resize_plane, resize_samples16, split_planes
-from inference.models import compute_dtype, default_device, get_spec, load_network
-from inference.tiling import upscale_tiled
+from inference.models import default_device, execution_plan, get_spec, load_network, resolve_precision
+from inference.tiling import balanced_tile, upscale_tiled
 
 MAX_SCALE = 4
 MAX_TARGET_SIDE = 16384
@@ -130,11 +130,22 @@ class UpscaleResult:
 
 
 def _tile_size(model_tile: int, device: torch.device) -> int:
-    override = os.environ.get("UPSCALER_TILE")
+    """The fixed tile size (input pixels): ``$UPSCALER_TILE``, else the model's, 3x on CUDA.
+
+    Used as is when ``$UPSCALER_TILE`` is set and for networks whose memory use is
+    not known (:func:`inference.models.execution_plan` gives no ``max_window``);
+    otherwise it sizes the GPU windows, and CPU tiles come from the memory budget.
+    """
+    override = _tile_override()
     if override:
-        return int(override)
+        return override
     # A GPU has the memory for much larger tiles, which amortise the context.
     return model_tile * 3 if device.type == "cuda" else model_tile
+
+
+def _tile_override() -> int | None:
+    override = os.environ.get("UPSCALER_TILE")
+    return int(override) if override else None
 
 
 def upscale_image(
@@ -147,6 +158,7 @@ def upscale_image(
     overlap: int = 32,
     max_quality: bool = False,
     progress: Callable[[float], None] | None = None,
+    precision: str | None = None,
 ) -> UpscaleResult:
     """Upscale a Pillow image to exactly ``size`` = (width, height) with a super-resolution model.
 
@@ -161,20 +173,28 @@ def upscale_image(
         size: output (width, height) in pixels, larger than the input.
         model: a name in :data:`inference.models.MODELS`.
         device: defaults to :func:`inference.models.default_device`.
-        tile: tile size in input pixels; defaults to the model's, larger on CUDA.
+        tile: tile size in input pixels. By default the CPU uses, per image, the
+            fewest and largest balanced tiles whose windows fit the model's memory
+            budget (:func:`inference.tiling.balanced_tile`); a GPU uses 3x the model's
+            tile in batches; ``$UPSCALER_TILE`` fixes it.
         overlap: context in input pixels around each tile.
         max_quality: average the network over the 8 flips and rotations
             (:func:`inference.ensemble.self_ensemble`): 8x the compute, higher PSNR.
         progress: called with the fraction done in [0, 1].
+        precision: ``"auto"`` (default, or ``$UPSCALER_PRECISION``), ``"fp32"``,
+            ``"bf16"`` or ``"fp16"``: the compute dtype
+            (:func:`inference.models.compute_dtype`); auto is bfloat16 on CPUs with
+            AVX512-BF16/AMX, float16 on CUDA, else float32.
 
     Raises:
         UnknownModel: unknown model name.
+        ValueError: unknown precision.
         InferenceError: the network produced invalid output.
     """
     spec = get_spec(model)
     device = device or default_device()
-    dtype = compute_dtype(device)
-    tile = tile or _tile_size(spec.tile, device)
+    precision = resolve_precision(precision)
+    fixed_tile = tile or _tile_override()
     started = time.perf_counter()
 
     planes: Planes = split_planes(image)
@@ -187,6 +207,13 @@ def upscale_image(
     with torch.inference_mode():
         for index, scale in enumerate(chain):
             network = load_network(model, scale, str(device))
+            plan = execution_plan(network, device, precision, tile=_tile_size(spec.tile, device), overlap=overlap)
+            if fixed_tile:
+                pass_tile: int | tuple[int, int] = fixed_tile
+            elif plan.max_window:
+                pass_tile = balanced_tile(*color.shape[:2], overlap, plan.max_window, uniform=plan.uniform)
+            else:
+                pass_tile = _tile_size(spec.tile, device)
             if max_quality:
                 network = self_ensemble(network)
             last = index == len(chain) - 1
@@ -199,12 +226,15 @@ def upscale_image(
                 network,
                 color,
                 scale,
-                tile=tile,
+                tile=pass_tile,
                 overlap=overlap,
                 device=device,
-                dtype=dtype,
                 out_dtype=out_dtype if last else np.dtype(np.float32),
                 progress=report,
+                compute_dtype=plan.dtype,
+                channels_last=plan.channels_last,
+                batch=plan.batch,
+                uniform=plan.uniform,
             )
 
     if planes.mode in ("RGB;16", "RGBA;16"):

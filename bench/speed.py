@@ -1,0 +1,467 @@
+"""Inference speed of the upscaling pipeline against two references, on this machine.
+
+Run from the repository root (no database, no Django)::
+
+    .venv/bin/python bench/speed.py                      # every model, 256 and 1024 px inputs
+    .venv/bin/python bench/speed.py --models standard --quick   # 256 px only
+    .venv/bin/python bench/speed.py --models standard --memory  # + 2000x2000 -> 8000x8000
+
+For each model (at its largest native scale, at most 4) and input size it times, each
+in its own subprocess (so that the peak resident memory, read with ``os.wait4``, is that
+configuration's alone):
+
+* ``ours``: :func:`inference.pipeline.upscale_image` with its defaults (``--precision``
+  to force one), i.e. what the service runs;
+* ``fp32 ref``: the plain reference, spandrel on the whole image in float32, NCHW, no
+  tiling, ``torch.inference_mode``, the same weights;
+* ``ncnn``: the ``ncnn`` package running the original Real-ESRGAN ``.param``/``.bin`` on
+  the CPU with its default options (fp16 storage, packing, Winograd) and the same
+  thread count, whole image (Real-ESRGAN models only).
+
+Inputs are real photo content: skimage's astronaut (512x512) resized to 256x256, and
+tiled 2x2 to 1024x1024. Each engine is warmed up on a 64x64 image first; 256 px inputs
+take the best of two runs, larger ones one run.
+
+Columns: seconds per image, output megapixels per second, peak RSS of the process,
+achieved GFLOP/s (the model's convolution/matmul FLOPs per input pixel, counted with
+``FlopCounterMode``, times the pixels actually run through the network, tile context
+included) and that as a share of this machine's own peak (a 3x3 64->64 convolution,
+channels_last, measured in the same run in float32 and in bfloat16 autocast), the
+speed-up of ours over each reference, and the PSNR of each output against the float32
+reference output. A second table checks fidelity against ground truth: a real photo
+(512x512) downscaled 4x (bicubic) and upscaled again, PSNR against the original.
+
+The machine is shared: ``--wait-idle S`` waits up to S seconds for an idle CPU before
+each timed run, and the load average is printed with every row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+#: ncnn model files of the Real-ESRGAN models (same weights as the state dicts).
+NCNN_FILES = {
+    "standard": "REALESRGAN_X4PLUS_UP4X",
+    "anime": "REALESRGAN_X4PLUSANIME_UP4X",
+    "anime-fast": "REALESRGAN_ANIMAVIDEOV3_UP4X",
+}
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def photo_input(side: int) -> np.ndarray:
+    """(side, side, 3) uint8 RGB of real photo content: astronaut resized (<= 512) or tiled."""
+    from PIL import Image
+    from skimage import data
+
+    base = Image.fromarray(data.astronaut())
+    if side <= 512:
+        return np.asarray(base.resize((side, side), Image.Resampling.LANCZOS))
+    reps = -(-side // 512)
+    tiled = np.tile(np.asarray(base), (reps, reps, 1))
+    return np.ascontiguousarray(tiled[:side, :side])
+
+
+def ground_truth_pair() -> tuple[np.ndarray, np.ndarray]:
+    """(low-res 128x128 input, 512x512 ground truth): astronaut and its 4x bicubic downscale."""
+    from PIL import Image
+    from skimage import data
+
+    truth = Image.fromarray(data.astronaut())
+    small = truth.resize((128, 128), Image.Resampling.BICUBIC)
+    return np.asarray(small), np.asarray(truth)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB of two uint8 arrays of the same shape."""
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def to_uint8(chw) -> np.ndarray:
+    """(3, H, W) float in [0, 1] (tensor or array) to (H, W, 3) uint8, rounded like the pipeline."""
+    arr = np.asarray(chw, dtype=np.float32)
+    return np.rint(np.clip(arr, 0.0, 1.0) * 255.0).astype(np.uint8).transpose(1, 2, 0)
+
+
+# --------------------------------------------------------------------------- workers (subprocesses)
+
+
+def _threads() -> int:
+    from inference.models import physical_cpu_cores
+
+    return int(os.environ.get("BENCH_THREADS") or physical_cpu_cores())
+
+
+def _native_scale(model: str) -> int:
+    from inference.models import get_spec
+
+    return max(s for s in get_spec(model).scales if s <= 4)
+
+
+def worker_peak() -> dict:
+    """This machine's conv throughput: 3x3 conv 64->64 on 1x64x384x384, channels_last."""
+    import torch
+
+    torch.set_num_threads(_threads())
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1).eval().to(memory_format=torch.channels_last)
+    x = torch.rand(1, 64, 384, 384).contiguous(memory_format=torch.channels_last)
+    flops = 2 * 64 * 64 * 9 * 384 * 384
+    result = {}
+    for name, dtype in (("fp32", None), ("bf16", torch.bfloat16)):
+        with torch.inference_mode(), torch.autocast("cpu", dtype=dtype or torch.float32, enabled=dtype is not None):
+            conv(x)
+            best = float("inf")
+            for _ in range(5):
+                start = time.perf_counter()
+                conv(x)
+                best = min(best, time.perf_counter() - start)
+        result[name] = flops / best / 1e9
+    return result
+
+
+def worker_flops(model: str) -> dict:
+    """Convolution/matmul FLOPs per input pixel of the model's network (64x64 input, float32)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from inference.models import load_network
+
+    network = load_network(model, _native_scale(model), "cpu")
+    x = torch.rand(1, 3, 64, 64)
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        network(x)
+    return {"flops_per_px": counter.get_total_flops() / (64 * 64)}
+
+
+def worker_ours(model: str, side: int, repeats: int, out: str, precision: str | None) -> dict:
+    import torch
+    from PIL import Image
+
+    from inference.models import execution_plan, load_network
+    from inference.pipeline import upscale_image
+
+    scale = _native_scale(model)
+    network = load_network(model, scale, "cpu")
+    pixels = [0]  # input pixels through the network, tile context included
+
+    def count(_module, inputs) -> None:
+        pixels[0] += inputs[0].numel() // inputs[0].shape[1]
+
+    network.model.register_forward_pre_hook(count)
+    image = Image.fromarray(photo_input(side))
+    warm = Image.fromarray(photo_input(64))
+    upscale_image(warm, (64 * scale, 64 * scale), model=model, precision=precision)
+    best = float("inf")
+    for _ in range(repeats):
+        pixels[0] = 0
+        start = time.perf_counter()
+        result = upscale_image(image, (side * scale, side * scale), model=model, precision=precision)
+        best = min(best, time.perf_counter() - start)
+    np.save(out, np.asarray(result.image))
+    plan = execution_plan(network, torch.device("cpu"), precision)
+    return {"seconds": best, "pixels": pixels[0], "dtype": str(plan.dtype).replace("torch.", "")}
+
+
+def worker_ref(model: str, side: int, repeats: int, out: str) -> dict:
+    import spandrel
+    import torch
+
+    from inference import models
+
+    torch.set_num_threads(_threads())
+    scale = _native_scale(model)
+    descriptor = spandrel.ModelLoader().load_from_state_dict(models._STATE_DICTS[model](scale)).eval()
+
+    def run(img: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(img.astype(np.float32) / 255.0).permute(2, 0, 1).unsqueeze(0).contiguous()
+        with torch.inference_mode():
+            return to_uint8(descriptor(x)[0].numpy())
+
+    run(photo_input(64))
+    image = photo_input(side)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        y = run(image)
+        best = min(best, time.perf_counter() - start)
+    np.save(out, y)
+    return {"seconds": best, "pixels": side * side, "dtype": "float32"}
+
+
+def worker_ncnn(model: str, side: int, repeats: int, out: str) -> dict:
+    import ncnn
+
+    from inference.weights import realesrgan_files
+
+    param_path, bin_path = realesrgan_files(NCNN_FILES[model])
+    net = ncnn.Net()
+    net.opt.use_vulkan_compute = False
+    net.opt.num_threads = _threads()  # every other option at ncnn's default
+    assert net.load_param(str(param_path)) == 0
+    assert net.load_model(str(bin_path)) == 0
+
+    def run(img: np.ndarray) -> np.ndarray:
+        chw = np.ascontiguousarray(img.astype(np.float32).transpose(2, 0, 1) / 255.0)
+        ex = net.create_extractor()
+        assert ex.input("data", ncnn.Mat(chw)) == 0
+        ret, mat = ex.extract("output")
+        assert ret == 0
+        return to_uint8(np.array(mat))
+
+    run(photo_input(64))
+    image = photo_input(side)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        y = run(image)
+        best = min(best, time.perf_counter() - start)
+    np.save(out, y)
+    opt = net.opt
+    storage = "fp16" if opt.use_fp16_storage else "bf16" if opt.use_bf16_storage else "fp32"
+    return {"seconds": best, "pixels": side * side, "dtype": f"{storage} storage"}
+
+
+def worker_truth(model: str, engine: str, out: str, precision: str | None) -> dict:
+    """Upscale the ground-truth pair's low-res input; return PSNR against the truth."""
+    import torch
+    from PIL import Image
+
+    small, truth = ground_truth_pair()
+    scale = _native_scale(model)
+    if engine == "ours":
+        from inference.pipeline import upscale_image
+
+        size = (128 * scale, 128 * scale)
+        y = np.asarray(upscale_image(Image.fromarray(small), size, model=model, precision=precision).image)
+    else:
+        import spandrel
+
+        from inference import models
+
+        torch.set_num_threads(_threads())
+        descriptor = spandrel.ModelLoader().load_from_state_dict(models._STATE_DICTS[model](scale)).eval()
+        x = torch.from_numpy(small.astype(np.float32) / 255.0).permute(2, 0, 1).unsqueeze(0).contiguous()
+        with torch.inference_mode():
+            y = to_uint8(descriptor(x)[0].numpy())
+    np.save(out, y)
+    if scale != 4:
+        return {"psnr_truth": None}
+    return {"psnr_truth": psnr(y, truth)}
+
+
+WORKERS = {
+    "peak": worker_peak,
+    "flops": worker_flops,
+    "ours": worker_ours,
+    "ref": worker_ref,
+    "ncnn": worker_ncnn,
+    "truth": worker_truth,
+}
+
+
+# --------------------------------------------------------------------------- parent
+
+
+def wait_idle(limit: float) -> None:
+    """Wait up to ``limit`` seconds for the CPU to be >= 90% idle over 2 s (shared machines)."""
+
+    def snapshot() -> tuple[int, int]:
+        with open("/proc/stat") as fh:
+            values = [int(v) for v in fh.readline().split()[1:]]
+        return sum(values), values[3]
+
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        total1, idle1 = snapshot()
+        time.sleep(2)
+        total2, idle2 = snapshot()
+        if (idle2 - idle1) >= 0.9 * max(total2 - total1, 1):
+            return
+
+
+def run_worker(kind: str, args: argparse.Namespace, **params) -> dict:
+    """Run one worker in a fresh interpreter; its JSON result plus peak RSS (MiB) and load."""
+    if args.wait_idle and kind not in ("flops",):
+        wait_idle(args.wait_idle)
+    load = os.getloadavg()[0]
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps({"kind": kind, **params})]
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stdout, stderr = proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"worker {kind} {params} failed:\n{stderr[-3000:]}")
+    result = json.loads(stdout.strip().splitlines()[-1])
+    result["load"] = max(load, os.getloadavg()[0])
+    return result
+
+
+def worker_main(spec: str) -> None:
+    import resource
+
+    params = json.loads(spec)
+    kind = params.pop("kind")
+    if kind in ("ours", "truth"):
+        import torch
+
+        torch.set_num_threads(_threads())
+    result = WORKERS[kind](**params)
+    result["rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result), flush=True)
+
+
+def fmt(value: float | None, spec: str) -> str:
+    """``value`` formatted with ``spec``, or a dash as wide as the spec's width."""
+    if value is None:
+        width = "".join(c for c in spec.split(".")[0] if c.isdigit())
+        return "-".rjust(int(width or 1))
+    return format(value, spec)
+
+
+def main() -> None:
+    from inference.models import MODELS, cpu_supports_bf16
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated model names")
+    parser.add_argument("--sizes", default="256,1024", help="input sides in pixels")
+    parser.add_argument("--quick", action="store_true", help="256 px inputs only")
+    parser.add_argument("--memory", action="store_true", help="also 2000x2000 -> 8000x8000 with standard (slow)")
+    parser.add_argument("--engines", default="ours,ref,ncnn", help="of ours, ref, ncnn, ours-fp32")
+    parser.add_argument("--precision", default=None, help="force ours to fp32/bf16/fp16 (default: auto)")
+    parser.add_argument("--no-truth", action="store_true", help="skip the ground-truth table")
+    parser.add_argument("--wait-idle", type=float, default=0, metavar="S", help="wait up to S s for an idle CPU")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker_main(args.worker)
+        return
+
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    sizes = [256] if args.quick else [int(s) for s in args.sizes.split(",")]
+    engines = [e.strip() for e in args.engines.split(",")]
+    threads = _threads()
+    print(
+        f"# {os.uname().machine}, {os.cpu_count()} logical CPUs, {threads} threads, "
+        f"bf16 native: {cpu_supports_bf16()}, load {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    peak = run_worker("peak", args)
+    print(
+        f"# machine peak, 3x3 conv 64->64 channels_last: fp32 {peak['fp32']:.0f} GFLOP/s, "
+        f"bf16 autocast {peak['bf16']:.0f} GFLOP/s",
+        flush=True,
+    )
+
+    header = (
+        f"{'model':<11} {'input':>9} {'engine':<9} {'dtype':<13} {'s/img':>8} {'out MP/s':>8} "
+        f"{'peak MiB':>8} {'GFLOP/s':>7} {'%peak':>5} {'ctx':>5} {'vs fp32':>7} {'vs ncnn':>7} "
+        f"{'PSNR/ref':>8} {'load':>4}"
+    )
+    rows: list[str] = []
+    truth_rows: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        for model in models:
+            if model not in MODELS:
+                raise SystemExit(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
+            scale = _native_scale(model)
+            flops_per_px = run_worker("flops", args, model=model)["flops_per_px"]
+            print(f"# {model}: x{scale}, {flops_per_px / 1e6:.1f} MFLOP per input pixel", flush=True)
+            configs = [(side, engines) for side in sizes]
+            if args.memory and model == "standard":
+                configs.append((2000, ["ours"]))
+            for side, side_engines in configs:
+                results: dict[str, dict] = {}
+                for engine in side_engines:
+                    if engine == "ncnn" and model not in NCNN_FILES:
+                        continue
+                    out = os.path.join(tmp, f"{model}-{side}-{engine}.npy")
+                    kind = "ours" if engine.startswith("ours") else engine
+                    params = {"model": model, "side": side, "repeats": 2 if side <= 256 else 1, "out": out}
+                    if kind == "ours":
+                        params["precision"] = "fp32" if engine == "ours-fp32" else args.precision
+                    results[engine] = {**run_worker(kind, args, **params), "out": out}
+                    print(f"#   {model} {side}x{side} {engine}: {results[engine]['seconds']:.2f} s", flush=True)
+                for engine, result in results.items():
+                    rows.append(_row(model, side, engine, scale, result, results, peak, flops_per_px))
+                    print(rows[-1], flush=True)
+            for path in Path(tmp).glob(f"{model}-*.npy"):
+                path.unlink()
+            if not args.no_truth:
+                truth = {
+                    engine: run_worker(
+                        "truth",
+                        args,
+                        model=model,
+                        engine=engine,
+                        out=os.path.join(tmp, f"truth-{model}-{engine}.npy"),
+                        precision=args.precision,
+                    )
+                    for engine in ("ref", "ours")
+                }
+                ours_vs_ref = psnr(
+                    np.load(os.path.join(tmp, f"truth-{model}-ours.npy")),
+                    np.load(os.path.join(tmp, f"truth-{model}-ref.npy")),
+                )
+                ref_t, ours_t = truth["ref"]["psnr_truth"], truth["ours"]["psnr_truth"]
+                diff = None if ref_t is None else ours_t - ref_t
+                truth_rows.append(
+                    f"{model:<11} {fmt(ref_t, '8.3f')} {fmt(ours_t, '8.3f')} {fmt(diff, '+8.4f')} {ours_vs_ref:9.2f}"
+                )
+                print(
+                    f"# {model} ground truth: fp32 ref {fmt(ref_t, '.3f')} dB, ours {fmt(ours_t, '.3f')} dB "
+                    f"(diff {fmt(diff, '+.4f')}), ours vs fp32 ref {ours_vs_ref:.2f} dB",
+                    flush=True,
+                )
+
+    print()
+    print(header)
+    print("\n".join(rows))
+    if truth_rows:
+        print()
+        print("Ground truth (astronaut 512x512, input its 4x bicubic downscale, 128x128), PSNR in dB:")
+        print(f"{'model':<11} {'fp32 ref':>8} {'ours':>8} {'diff':>8} {'ours/ref':>9}")
+        print("\n".join(truth_rows))
+    print()
+    print(
+        "s/img: seconds per image (warm); ctx: pixels run through the network / input pixels (tile context); "
+        "%peak: of this machine's conv peak in the engine's dtype; vs fp32/vs ncnn: speed-up of ours over "
+        "that engine; PSNR/ref: against the fp32 reference output (inf: identical); load: 1-min load average."
+    )
+
+
+def _row(model, side, engine, scale, result, results, peak, flops_per_px) -> str:
+    """One table row for ``engine``'s ``result``; ``results``: every engine's at this input size."""
+    seconds = result["seconds"]
+    out_mp = side * side * scale * scale / 1e6
+    achieved = flops_per_px * result["pixels"] / seconds / 1e9
+    dtype = result["dtype"]
+    machine = peak["bf16"] if dtype.startswith("bfloat16") else peak["fp32"]
+    share = None if engine == "ncnn" else 100 * achieved / machine  # ncnn's Winograd does fewer FLOPs
+    ref, ncnn = results.get("ref"), results.get("ncnn")
+    ours = engine.startswith("ours")
+    vs_ref = ref["seconds"] / seconds if ref and ours else None
+    vs_ncnn = ncnn["seconds"] / seconds if ncnn and ours else None
+    quality = psnr(np.load(result["out"]), np.load(ref["out"])) if ref else None
+    label = f"{side}x{side}"
+    return (
+        f"{model:<11} {label:>9} {engine:<9} {dtype:<13} {seconds:8.2f} {out_mp / seconds:8.3f} "
+        f"{result['rss_mib']:8.0f} {achieved:7.0f} {fmt(share, '5.0f')} {result['pixels'] / side / side:5.2f} "
+        f"{fmt(vs_ref, '7.2f')} {fmt(vs_ncnn, '7.2f')} {fmt(quality, '8.2f')} {result['load']:4.1f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
