@@ -155,7 +155,7 @@ def upscale_image(
     model: str = "standard",
     device: torch.device | None = None,
     tile: int | None = None,
-    overlap: int = 32,
+    overlap: int | None = None,
     max_quality: bool = False,
     progress: Callable[[float], None] | None = None,
     precision: str | None = None,
@@ -177,7 +177,7 @@ def upscale_image(
             fewest and largest balanced tiles whose windows fit the model's memory
             budget (:func:`inference.tiling.balanced_tile`); a GPU uses 3x the model's
             tile in batches; ``$UPSCALER_TILE`` fixes it.
-        overlap: context in input pixels around each tile.
+        overlap: context in input pixels around each tile; defaults to the model's.
         max_quality: average the network over the 8 flips and rotations
             (:func:`inference.ensemble.self_ensemble`): 8x the compute, higher PSNR.
         progress: called with the fraction done in [0, 1].
@@ -192,6 +192,7 @@ def upscale_image(
         InferenceError: the network produced invalid output.
     """
     spec = get_spec(model)
+    overlap = spec.overlap if overlap is None else overlap
     device = device or default_device()
     precision = resolve_precision(precision)
     fixed_tile = tile or _tile_override()
