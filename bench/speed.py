@@ -170,7 +170,8 @@ def worker_ours(model: str, side: int, repeats: int, out: str, precision: str | 
     def count(_module, inputs) -> None:
         pixels[0] += inputs[0].numel() // inputs[0].shape[1]
 
-    network.model.register_forward_pre_hook(count)
+    first_conv = next(m for m in network.model.modules() if isinstance(m, torch.nn.Conv2d))
+    first_conv.register_forward_pre_hook(count)
     image = Image.fromarray(photo_input(side))
     warm = Image.fromarray(photo_input(64))
     upscale_image(warm, (64 * scale, 64 * scale), model=model, precision=precision)

@@ -215,6 +215,8 @@ def upscale_image(
                 pass_tile = balanced_tile(*color.shape[:2], overlap, plan.max_window, uniform=plan.uniform)
             else:
                 pass_tile = _tile_size(spec.tile, device)
+            if plan.forward is not None:  # same output, less memory (larger tiles)
+                network = plan.forward
             if max_quality:
                 network = self_ensemble(network)
             last = index == len(chain) - 1

@@ -18,6 +18,7 @@ from skimage import data
 from inference import models
 from inference.models import (
     CUDA_MAX_BATCH,
+    StripedUpsampler,
     compute_dtype,
     cpu_supports_bf16,
     default_device,
@@ -206,6 +207,31 @@ def test_a_batch_that_runs_out_of_memory_on_cuda_is_split(monkeypatch):
     assert max(seen[2:]) <= 2 and sum(seen[2:]) == 6  # ... the smaller batch size for every tile left
 
 
+# --- the striped upsampler ------------------------------------------------------------------------------
+
+
+def test_striped_upsampler_equals_the_network(standard):
+    striped = StripedUpsampler(standard, strip_pixels=60)  # 3 rows per strip of a 20-px-wide input
+    assert striped.halo == 2  # x4plus tail: 3 convs at 4x + 1 at 2x need 2 rows of trunk features
+    x = torch.from_numpy(photo_crop((200, 180, 220, 211)).transpose(2, 0, 1).copy())[None]
+    x = x.contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        np.testing.assert_allclose(striped(x), standard(x), rtol=0, atol=1e-6)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            assert torch.equal(striped(x).float(), standard(x).float())
+        assert striped(x[:, :, :1, :5]).shape == (1, 3, 4, 20)  # below the minimum size: padded by spandrel
+
+
+def test_striped_upsampler_applies_to_the_rrdbnets_only(standard):
+    assert StripedUpsampler.supports(standard)
+    assert StripedUpsampler.supports(load_network("anime", 4, "cpu"))
+    assert not StripedUpsampler.supports(load_network("anime-fast", 4, "cpu"))
+    assert not StripedUpsampler.supports(smooth_net(2))
+    plan = execution_plan(standard, CPU)
+    assert isinstance(plan.forward, StripedUpsampler)
+    assert plan.max_window >= 1024 * 1024  # a whole 1024 x 1024 image in one window
+
+
 # --- output conversion ------------------------------------------------------------------------------------
 
 
@@ -309,7 +335,7 @@ def test_the_chooser_with_a_fake_gpu(monkeypatch, standard):
     assert plan.dtype == torch.float16 and plan.uniform and plan.channels_last
     assert plan.max_window == 832 * 832
     assert 1 < plan.batch <= CUDA_MAX_BATCH
-    assert plan.batch * 832 * 832 * models._ACTIVATION_BYTES["ESRGAN"][2] <= models.CUDA_MEMORY_SHARE * free
+    assert plan.batch * 832 * 832 * models._STRIPED_ACTIVATION_BYTES[2] <= models.CUDA_MEMORY_SHARE * free
     assert execution_plan(standard, device, "fp32").dtype == torch.float32
 
     # A network that does not tolerate float16 (DAT) gets bfloat16 where the GPU has it, else float32.
