@@ -6,7 +6,7 @@ import pytest
 from PIL import Image as PILImage
 from rest_framework.test import APIClient
 
-from upscaler_site.testing import client_for, make_user, photo
+from upscaler_site.testing import client_for, make_user, photo, qcluster
 
 
 @pytest.fixture(autouse=True)
@@ -58,3 +58,13 @@ def api(user) -> APIClient:
 def small_photo() -> PILImage.Image:
     """A 40x30 real photo: a photo all the same, and fast through the model."""
     return photo(size=(40, 30))
+
+
+@pytest.fixture
+def worker(live_server, media_root, tmp_path):
+    """A real Django-Q2 cluster serving the live server's queue, stopped (its log shown on failure) after the test.
+
+    For transactional tests (``django_db(transaction=True)``): the worker is another process.
+    """
+    with qcluster(media_root, tmp_path / "qcluster.log") as proc:
+        yield proc

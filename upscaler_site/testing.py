@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 from PIL import Image as PILImage
@@ -54,8 +60,6 @@ def encode(img: PILImage.Image, fmt: str = "PNG", name: str | None = None, **par
 
 def stop_process(process, timeout: float = 30) -> None:
     """Terminate a subprocess started by a test fixture, killing it if it does not stop in ``timeout`` s."""
-    import subprocess
-
     process.terminate()
     try:
         process.wait(timeout=timeout)
@@ -68,3 +72,47 @@ def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
     """PSNR in dB between two arrays of the same shape and range [0, peak]."""
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
     return float("inf") if mse == 0 else float(10 * np.log10(peak**2 / mse))
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def database_url() -> str:
+    """The URL of the database the tests run on, for a worker subprocess."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    user = f"{db['USER']}:{db['PASSWORD']}@" if db["USER"] else ""
+    return f"postgres://{user}{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@contextlib.contextmanager
+def qcluster(media_root: Path, log_path: Path, **extra_env: str) -> Iterator[subprocess.Popen]:
+    """A real Django-Q2 cluster (``manage.py qcluster``) on the test database, broker and media folder.
+
+    It needs a transactional test (``django_db(transaction=True)``), whose writes the
+    subprocess can see. ``extra_env`` adds environment variables (``OMP_NUM_THREADS="1"``).
+    Stopped on exit; the end of its log is printed, which pytest shows when the test fails.
+    """
+    from django.conf import settings
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "MEDIA_ROOT": str(media_root),
+        # Django-Q2 signs queued tasks with the secret key: the worker must share it.
+        "SECRET_KEY": settings.SECRET_KEY,
+        "Q_POLL": "0.2",
+        "DEBUG": "0",
+        **extra_env,
+    }
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env, stdout=log,
+                                stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        yield proc
+    finally:
+        stop_process(proc)
+        print(log_path.read_text(errors="replace")[-5000:])

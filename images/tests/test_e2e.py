@@ -1,64 +1,25 @@
 """End to end: HTTP upload -> a real ``qcluster`` worker -> Real-ESRGAN -> HTTP download.
 
 The web server is pytest-django's live server; the worker is ``manage.py qcluster``
-in a subprocess, pointed at the same test database, broker and media folder.
+in a subprocess, pointed at the same test database, broker and media folder (the
+``worker`` fixture of the root conftest).
 """
 
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import requests
-from django.conf import settings
-from django.db import connection
 from PIL import Image as PILImage
 from scipy import ndimage
 
 from accounts.models import ApiToken
-from upscaler_site.testing import encode, photo, psnr, stop_process
+from upscaler_site.testing import encode, photo, psnr
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def database_url() -> str:
-    """The URL of the database the tests run on, for the worker subprocess."""
-    db = connection.settings_dict
-    if db["ENGINE"] == "django.db.backends.sqlite3":
-        return f"sqlite:///{db['NAME']}"
-    user = f"{db['USER']}:{db['PASSWORD']}@" if db["USER"] else ""
-    return f"postgres://{user}{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-@pytest.fixture
-def worker(live_server, media_root, tmp_path):
-    """A real Django-Q2 cluster, stopped (and its log shown on failure) after the test."""
-    log_path = tmp_path / "qcluster.log"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "MEDIA_ROOT": str(media_root),
-        # Django-Q2 signs queued tasks with the secret key: the worker must share it.
-        "SECRET_KEY": settings.SECRET_KEY,
-        "Q_POLL": "0.2",
-        "DEBUG": "0",
-    }
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env, stdout=log,
-                                stderr=subprocess.STDOUT)  # fmt: skip
-        try:
-            yield proc
-        finally:
-            stop_process(proc)
-            print(log_path.read_text(errors="replace")[-5000:])
 
 
 def wait_for(session: requests.Session, url: str, timeout: float = 300) -> dict:
