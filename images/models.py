@@ -10,7 +10,7 @@ from typing import IO
 from django.conf import settings
 from django.core import signing
 from django.core.files import File
-from django.db import models
+from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -51,11 +51,14 @@ class Image(models.Model):
         COMPLETED = "completed"
         FAILED = "failed"
 
+    UNFINISHED = (Status.PENDING, Status.PROCESSING)
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="images")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    batch = models.ForeignKey("batches.Batch", on_delete=models.CASCADE, null=True, blank=True, related_name="images")
 
     original = models.FileField(upload_to=_original_path, max_length=255)
     original_filename = models.CharField(max_length=255)
@@ -145,6 +148,10 @@ class Image(models.Model):
         )
         if claimed:
             self.status, self.started_at = self.Status.PROCESSING, now
+            if self.batch_id:
+                from batches.models import Batch
+
+                Batch.mark_processing(self.batch_id)
         return bool(claimed)
 
     def complete(self, content: IO[bytes], extension: str, *, width: int, height: int, fmt: str,
@@ -156,20 +163,24 @@ class Image(models.Model):
         """
         name = f"upscaled_{width}x{height}.{extension}"
         stored = self.upscaled.storage.save(_upscaled_path(self, name), File(content, name=name))
+        size = self.upscaled.storage.size(stored)
         now = timezone.now()
-        done = Image.objects.filter(pk=self.pk, status=self.Status.PROCESSING).update(
-            status=self.Status.COMPLETED,
-            upscaled=stored,
-            upscaled_size=self.upscaled.storage.size(stored),
-            upscaled_width=width,
-            upscaled_height=height,
-            upscaled_format=fmt,
-            scale_chain=scale_chain,
-            processing_time=round(seconds, 3),
-            error="",
-            completed_at=now,
-            updated_at=now,
-        )
+        with transaction.atomic():
+            done = self._transition(
+                [self.Status.PROCESSING],
+                completed=True,
+                status=self.Status.COMPLETED,
+                upscaled=stored,
+                upscaled_size=size,
+                upscaled_width=width,
+                upscaled_height=height,
+                upscaled_format=fmt,
+                scale_chain=scale_chain,
+                processing_time=round(seconds, 3),
+                error="",
+                completed_at=now,
+                updated_at=now,
+            )
         if not done:
             self.upscaled.storage.delete(stored)
             return False
@@ -179,17 +190,62 @@ class Image(models.Model):
     def fail(self, reason: str) -> bool:
         """Move pending/processing -> failed with a reason for the user; False if already finished."""
         now = timezone.now()
-        failed = Image.objects.filter(pk=self.pk, status__in=[self.Status.PENDING, self.Status.PROCESSING]).update(
-            status=self.Status.FAILED, error=reason[:2000], completed_at=now, updated_at=now
-        )
-        if failed:
-            self.status, self.error = self.Status.FAILED, reason
-            if self.quota_month:
+        with transaction.atomic():
+            failed = self._transition(
+                self.UNFINISHED, completed=False, status=self.Status.FAILED, error=reason[:2000],
+                completed_at=now, updated_at=now,
+            )  # fmt: skip
+            if failed and self.quota_month:
                 # A failed image does not count against the quota.
                 from billing.quota import release_images
 
                 release_images(self.workspace_id, self.quota_month)
+        if failed:
+            self.status, self.error = self.Status.FAILED, reason
         return bool(failed)
+
+    def _transition(self, sources, *, completed: bool, **changes) -> bool:
+        """UPDATE this image from one of ``sources`` with ``changes``; count the outcome in its batch.
+
+        Run inside a transaction: the image's state and its batch's counter commit together.
+        """
+        changed = Image.objects.filter(pk=self.pk, status__in=sources).update(**changes)
+        if changed and self.batch_id:
+            from batches.models import Batch
+
+            Batch.record_outcome(self.batch_id, completed=completed)
+        return bool(changed)
+
+    def retry(self) -> bool:
+        """Queue a failed image again: failed -> pending, counted against this month's quota again.
+
+        Returns False when the image is not failed or its batch was cancelled. A failed
+        image of a batch counts as unfinished again, and the batch is processing again.
+
+        Raises:
+            billing.quota.QuotaExceeded: the month's quota has no room; nothing changes.
+        """
+        from batches.models import Batch
+        from billing.quota import limits_for, reserve_images
+        from images.tasks import enqueue_upscale
+
+        if self.batch_id and self.batch.status == Batch.Status.CANCELLED:
+            return False
+        with transaction.atomic():
+            month = reserve_images(self.workspace, 1, limits_for(self.workspace).images_per_month)
+            now = timezone.now()
+            changed = Image.objects.filter(pk=self.pk, status=self.Status.FAILED).update(
+                status=self.Status.PENDING, error="", started_at=None, completed_at=None, quota_month=month,
+                updated_at=now,
+            )  # fmt: skip
+            if not changed:
+                transaction.set_rollback(True)
+                return False
+            if self.batch_id:
+                Batch.record_retry(self.batch_id)
+            self.refresh_from_db()
+            enqueue_upscale(self)
+        return True
 
     def delete_files(self) -> None:
         """Remove the original and the result from storage."""

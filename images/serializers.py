@@ -110,6 +110,7 @@ class UpscaleRequestSerializer(serializers.Serializer):
             model_reason=validated_data["model_reason"],
             max_quality=validated_data["max_quality"],
             quota_month=validated_data.get("quota_month"),
+            batch=validated_data.get("batch"),
         )
         image.original.save(upload.name or "image", upload, save=False)
         try:
@@ -134,12 +135,14 @@ class ImageSerializer(serializers.ModelSerializer):
     upscaled_format = serializers.SerializerMethodField()
     download_url = serializers.SerializerMethodField()
     error = serializers.SerializerMethodField()
+    batch_id = serializers.UUIDField(read_only=True, allow_null=True)
 
     class Meta:
         model = Image
         fields = [
             "id",
             "status",
+            "batch_id",
             "original_filename",
             "original_path",
             "original_size",

@@ -17,7 +17,7 @@ from billing.api import QuotaHeadersMixin, check_scale, plan_limits, reserve_or_
 from images.models import Image
 from images.serializers import ImageSerializer, UpscaleRequestSerializer
 from images.tasks import enqueue_upscale
-from upscaler_site.api import PageNumberPagination, ValidationFailed, ok
+from upscaler_site.api import ok, paginated_by_status
 
 
 def workspace_images(request: Request):
@@ -52,15 +52,7 @@ class ImageListView(QuotaHeadersMixin, APIView):
     required_abilities = {"GET": Ability.IMAGES_READ}
 
     def get(self, request: Request) -> Response:
-        images = workspace_images(request)
-        wanted = request.query_params.get("status")
-        if wanted is not None:
-            if wanted not in Image.Status.values:
-                raise ValidationFailed({"status": [f"Must be one of: {', '.join(Image.Status.values)}."]})
-            images = images.filter(status=wanted)
-        paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(images, request, view=self)
-        return paginator.get_paginated_response(ImageSerializer(page, many=True, context={"request": request}).data)
+        return paginated_by_status(request, self, workspace_images(request), ImageSerializer, Image.Status.values)
 
 
 class ImageDetailView(QuotaHeadersMixin, APIView):

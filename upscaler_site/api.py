@@ -174,3 +174,19 @@ def json_error_view(status_code: int, message: str | None = None):
         return JsonResponse(error_body(message or STATUS_MESSAGES[status_code]), status=status_code)
 
     return view
+
+
+def paginated_by_status(request, view, queryset, serializer_class, statuses: list[str]) -> Response:
+    """One page of ``queryset``, narrowed to ``?status=`` when given, serialized with ``serializer_class``.
+
+    Raises:
+        ValidationFailed: (422) ``status`` is not one of ``statuses``.
+    """
+    wanted = request.query_params.get("status")
+    if wanted is not None:
+        if wanted not in statuses:
+            raise ValidationFailed({"status": [f"Must be one of: {', '.join(statuses)}."]})
+        queryset = queryset.filter(status=wanted)
+    paginator = PageNumberPagination()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(serializer_class(page, many=True, context={"request": request}).data)

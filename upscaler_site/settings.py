@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "accounts",
     "billing",
     "images",
+    "batches",
 ]
 
 MIDDLEWARE = [
@@ -221,8 +222,11 @@ BILLING_GRACE_DAYS = env.int("BILLING_GRACE_DAYS", default=7)
 ANON_REQUESTS_PER_HOUR = env.int("ANON_REQUESTS_PER_HOUR", default=10)
 
 UPSCALE_MAX_UPLOAD_BYTES = env.int("UPSCALE_MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
-# Anything larger than this is refused before Django reads the body (413).
-MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=25 * 1024 * 1024)
+# Images in one POST /api/batches.
+BATCH_MAX_IMAGES = env.int("BATCH_MAX_IMAGES", default=20)
+# Anything larger than this is refused before Django reads the body (413). The default
+# admits a full batch of maximum-size uploads; files over 2 MB are spooled to disk.
+MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=BATCH_MAX_IMAGES * UPSCALE_MAX_UPLOAD_BYTES + 2**20)
 # Output size cap in megapixels; it also bounds what a decoded input may be.
 UPSCALE_MAX_OUTPUT_MEGAPIXELS = env.float("UPSCALE_MAX_OUTPUT_MEGAPIXELS", default=64.0)
 UPSCALE_DEFAULT_MODEL = env.str("UPSCALE_DEFAULT_MODEL", default="standard")

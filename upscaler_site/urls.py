@@ -31,4 +31,5 @@ urlpatterns = [
     path("", include("billing.urls")),
     path("billing/", include("billing.web_urls")),
     path("", include("images.urls")),
+    path("", include("batches.urls")),
 ]
