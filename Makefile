@@ -7,9 +7,13 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install
+.PHONY: run test install browser
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed browser
+
+# Debian's chromium for the dashboard's browser tests; warns (and they skip) where apt is unavailable.
+browser:
+	@bin/install-browser
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -6,6 +6,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from accounts.authentication import SessionAccess
 from accounts.models import ApiToken, Workspace
 
 
@@ -14,11 +15,19 @@ class TokenAbilities(BasePermission):
 
     Until the user has verified their email address, a token can only reach views
     that set ``allow_unverified = True`` (reading the profile).
+
+    A dashboard session (:class:`~accounts.authentication.SessionAccess`) has the image
+    abilities and nothing else: views about the token itself (logout, token management,
+    the profile) need a real token.
     """
 
     def has_permission(self, request: Request, view) -> bool:
         token = request.auth
-        if not isinstance(token, ApiToken):
+        if isinstance(token, SessionAccess):
+            ability = getattr(view, "required_abilities", {}).get(request.method)
+            if ability is None or not token.can(ability):
+                raise PermissionDenied("This endpoint needs an API token (Authorization: Bearer <token>).")
+        elif not isinstance(token, ApiToken):
             return False
         if not getattr(view, "allow_unverified", False) and not request.user.email_verified:
             raise PermissionDenied("Verify your email address first: follow the link we emailed you.")
@@ -29,5 +38,5 @@ class TokenAbilities(BasePermission):
 
 
 def request_workspace(request: Request) -> Workspace:
-    """The workspace the request acts on: the token's."""
+    """The workspace the request acts on: the token's, or the dashboard session's current one."""
     return request.auth.workspace

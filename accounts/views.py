@@ -13,11 +13,13 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import workspaces
 from accounts.forms import DeleteAccountForm, InviteForm, RoleForm, TokenForm, WorkspaceForm
 from accounts.models import Ability, ApiToken, Invitation, Membership, User, Workspace
+from billing.quota import usage_for
 
 # Session key holding a just-created token's secret until the tokens page shows it once.
 NEW_TOKEN_SESSION_KEY = "new_api_token"
@@ -43,6 +45,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "workspace": workspace,
         "role": request.user.role_in(workspace),
         "image_count": workspace.images.count(),
+        "usage": usage_for(workspace),
     }
     return render(request, "accounts/dashboard.html", context)
 
@@ -199,6 +202,7 @@ def invitation_accept(request: HttpRequest, key: str) -> HttpResponse:
 
 
 @login_required
+@never_cache  # the page may show a new token's secret: not for the browser's cache or the back button
 @require_http_methods(["GET", "POST"])
 def tokens(request: HttpRequest) -> HttpResponse:
     """The user's active tokens in the current workspace, and a form to create one.

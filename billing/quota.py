@@ -101,3 +101,32 @@ def release_images(workspace_id: int, month: date, count: int = 1) -> None:
     MonthlyUsage.objects.filter(workspace_id=workspace_id, month=month, images__gte=count).update(
         images=F("images") - count
     )
+
+
+@dataclass(frozen=True)
+class Usage:
+    """This month's images against the workspace's quota: what the dashboard's usage meter shows."""
+
+    plan: Plan
+    used: int
+    limit: int
+    resets_at: datetime
+
+    @property
+    def remaining(self) -> int:
+        return max(self.limit - self.used, 0)
+
+    @property
+    def percentage(self) -> int:
+        """Share of the quota used, 0-100 (100 for a zero quota)."""
+        return min(round(100 * self.used / self.limit), 100) if self.limit else 100
+
+    @property
+    def exhausted(self) -> bool:
+        return self.used >= self.limit
+
+
+def usage_for(workspace, limits: Limits | None = None) -> Usage:
+    """``workspace``'s image usage this month, under ``limits`` (default: its current ones)."""
+    limits = limits or limits_for(workspace)
+    return Usage(limits.plan, used_images(workspace), limits.images_per_month, next_month_start())

@@ -1,5 +1,10 @@
 """Hourly API request limits: per workspace (its plan's), and per client IP without a token.
 
+A request with a valid token counts against the token's workspace; a dashboard request
+(a signed-in session, no ``Authorization`` header) against the session's current
+workspace; anything else against the client's IP. The middleware therefore runs after
+``AuthenticationMiddleware``.
+
 Fixed one-hour windows counted in the cache (Redis when ``REDIS_URL`` is set, so every
 web process shares the counts): ``add`` creates the window's counter, ``incr`` bumps it
 atomically. Over the limit the request is answered 429 with ``Retry-After`` (seconds
@@ -15,7 +20,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from accounts.models import ApiToken
+from accounts.models import ApiToken, Workspace
+from accounts.workspaces import current_workspace
 from billing.quota import limits_for
 from upscaler_site.api import error_body
 
@@ -23,9 +29,17 @@ WINDOW = 3600
 PLAN_CACHE_SECONDS = 60
 
 
-def _workspace_rate(token: ApiToken) -> int:
-    key = f"ratelimit:plan:{token.workspace_id}"
-    return cache.get_or_set(key, lambda: limits_for(token.workspace).requests_per_hour, PLAN_CACHE_SECONDS)
+def _workspace_rate(workspace: Workspace) -> int:
+    key = f"ratelimit:plan:{workspace.pk}"
+    return cache.get_or_set(key, lambda: limits_for(workspace).requests_per_hour, PLAN_CACHE_SECONDS)
+
+
+def _session_workspace(request: HttpRequest) -> Workspace | None:
+    """The current workspace of a signed-in dashboard session that sends no ``Authorization`` header."""
+    user = getattr(request, "user", None)
+    if "HTTP_AUTHORIZATION" in request.META or user is None or not user.is_authenticated:
+        return None
+    return current_workspace(request)
 
 
 def _token(request: HttpRequest) -> ApiToken | None:
@@ -60,8 +74,9 @@ class RateLimitMiddleware:
         if not request.path.startswith("/api/"):
             return self.get_response(request)
         token = _token(request)
-        if token is not None:
-            key, limit, who = f"ws:{token.workspace_id}", _workspace_rate(token), "your plan's"
+        workspace = token.workspace if token is not None else _session_workspace(request)
+        if workspace is not None:
+            key, limit, who = f"ws:{workspace.pk}", _workspace_rate(workspace), "your plan's"
         else:
             key, limit, who = f"ip:{request.META.get('REMOTE_ADDR', '')}", settings.ANON_REQUESTS_PER_HOUR, "the"
         allowed, retry_after = hit(key, limit)

@@ -31,5 +31,7 @@ urlpatterns = [
     path("", include("billing.urls")),
     path("billing/", include("billing.web_urls")),
     path("", include("images.urls")),
+    path("", include("images.web_urls")),
     path("", include("batches.urls")),
+    path("", include("batches.web_urls")),
 ]

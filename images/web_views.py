@@ -1,0 +1,294 @@
+"""The dashboard's image pages: upload, result (before/after), history, delete, the files, live status.
+
+Thin views over :mod:`images.models`. The upload page's JavaScript sends files through
+the REST API itself (authenticated by the session, see
+:class:`accounts.authentication.SessionWorkspaceAuthentication`), and every page polls
+:func:`status`, which lives outside ``/api/`` so that watching a job does not use up
+the workspace's hourly API requests.
+
+Everything is scoped to the session's current workspace: another workspace's images
+answer 404, and the status endpoint silently leaves them out.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.views.decorators.http import require_GET, require_POST
+from PIL import UnidentifiedImageError
+
+from accounts.workspaces import current_workspace
+from batches.models import Batch
+from billing.quota import Usage, limits_for, usage_for
+from images.models import Image, human_size
+from images.serializers import AUTO, SCALE_FACTORS
+from images.thumbnails import thumbnail_jpeg
+from inference.models import MODELS
+
+HISTORY_PAGE_SIZE = 24
+# Ids one status request may ask about; a page never watches more than a few batches' worth.
+MAX_STATUS_IDS = 200
+# Twice the grid's card width, for sharp previews on high-density screens.
+THUMBNAIL_SIZE = 320
+
+# What the upload page's model menu says about each model (README, "How an image is processed").
+MODEL_HELP = {
+    AUTO: "Auto (picked per image)",
+    "standard": "Standard: photos",
+    "precise": "Precise: faithful detail",
+    "anime": "Anime: illustration, line art",
+    "anime-fast": "Anime fast: 10x faster",
+}
+
+# The words the dashboard shows for an image's status.
+STATUS_TEXT = {
+    Image.Status.PENDING: "Queued",
+    Image.Status.PROCESSING: "Processing",
+    Image.Status.COMPLETED: "Completed",
+    Image.Status.FAILED: "Failed",
+}
+
+
+def workspace_images(request: HttpRequest) -> QuerySet[Image]:
+    """Every image query of the dashboard goes through the session's current workspace."""
+    return Image.objects.filter(workspace=current_workspace(request))
+
+
+def _safe_next(request: HttpRequest, default: str) -> str:
+    """The ``next`` field of a form if it points back into this site, else ``default``."""
+    next_url = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return next_url
+    return default
+
+
+def usage_json(usage: Usage) -> dict[str, Any]:
+    return {"used": usage.used, "limit": usage.limit, "remaining": usage.remaining, "percentage": usage.percentage}
+
+
+def image_status(image: Image) -> dict[str, Any]:
+    """What a page needs to show an image's progress, as JSON."""
+    completed = image.status == Image.Status.COMPLETED
+    size = f"{image.upscaled_width} \N{MULTIPLICATION SIGN} {image.upscaled_height}" if completed else None
+    return {
+        "id": str(image.pk),
+        "status": image.status,
+        "status_text": STATUS_TEXT[image.status],
+        "finished": image.status not in Image.UNFINISHED,
+        "error": image.error or None,
+        "filename": image.original_filename,
+        "batch_id": str(image.batch_id) if image.batch_id else None,
+        "detail_url": reverse("images_web:detail", args=[image.pk]),
+        "thumbnail_url": reverse("images_web:thumbnail", args=[image.pk]),
+        "download_url": reverse("images_web:download", args=[image.pk]) if completed else None,
+        "result_dimensions": size,
+        "processing_time": image.processing_time,
+    }
+
+
+def batch_status(batch: Batch) -> dict[str, Any]:
+    """What a page needs to show a batch's progress, as JSON."""
+    return {
+        "id": str(batch.pk),
+        "name": batch.name,
+        "status": batch.status,
+        "status_text": batch.get_status_display(),
+        "finished": batch.is_finished,
+        "progress": batch.progress,
+        "total_images": batch.total_images,
+        "completed_images": batch.completed_images,
+        "failed_images": batch.failed_images,
+        "detail_url": reverse("batches_web:detail", args=[batch.pk]),
+        "archive_url": reverse("batches:archive", args=[batch.pk]) if batch.completed_images else None,
+    }
+
+
+def _uuids(raw: str) -> list[uuid.UUID]:
+    """The valid UUIDs in a comma-separated list; anything else is ignored, not an error."""
+    ids = []
+    for part in raw.split(",")[:MAX_STATUS_IDS]:
+        try:
+            ids.append(uuid.UUID(part.strip()))
+        except ValueError:
+            continue
+    return ids
+
+
+# --- Pages ------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def upload(request: HttpRequest) -> HttpResponse:
+    """Drop or pick images, choose the size and the model; progress and status update in place."""
+    workspace = current_workspace(request)
+    limits = limits_for(workspace)
+    max_scale = min(limits.max_scale, settings.UPSCALE_MAX_SCALE)
+    config = {
+        "uploadUrl": reverse("images:upscale"),
+        "batchUrl": reverse("batches:list"),
+        "statusUrl": reverse("images_web:status"),
+        "batches": limits.batches,
+        "maxBatchImages": settings.BATCH_MAX_IMAGES,
+        "maxUploadBytes": settings.UPSCALE_MAX_UPLOAD_BYTES,
+        "maxRequestBytes": settings.MAX_REQUEST_BODY_BYTES,
+        "maxScale": max_scale,
+    }
+    context = {
+        "workspace": workspace,
+        "limits": limits,
+        "usage": usage_for(workspace, limits),
+        "scales": [scale for scale in SCALE_FACTORS if scale <= max_scale],
+        "locked_scales": [scale for scale in SCALE_FACTORS if scale > max_scale],
+        "models": [(name, MODEL_HELP.get(name, name)) for name in [AUTO, *MODELS]],
+        "default_model": settings.UPSCALE_DEFAULT_MODEL,
+        "max_upload": human_size(settings.UPSCALE_MAX_UPLOAD_BYTES),
+        "config": config,
+    }
+    return render(request, "images/upload.html", context)
+
+
+@login_required
+@require_GET
+def detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """One image: before/after comparison, zoom, download, sizes, timing, model, status or error."""
+    image = get_object_or_404(workspace_images(request).select_related("batch"), pk=pk)
+    context = {
+        "image": image,
+        "status_text": STATUS_TEXT[image.status],
+        "original_size": human_size(image.original_size),
+        "upscaled_size": human_size(image.upscaled_size),
+        "finished": image.status not in Image.UNFINISHED,
+        "config": {"statusUrl": reverse("images_web:status"), "imageId": str(image.pk)},
+    }
+    return render(request, "images/detail.html", context)
+
+
+@login_required
+@require_GET
+def history(request: HttpRequest) -> HttpResponse:
+    """The workspace's images (a thumbnail grid) or batches, newest first, filtered by status, paginated."""
+    workspace = current_workspace(request)
+    show = "batches" if request.GET.get("show") == "batches" else "images"
+    if show == "batches":
+        items = Batch.objects.filter(workspace=workspace)
+        statuses = Batch.Status.choices
+    else:
+        items = Image.objects.filter(workspace=workspace)
+        statuses = [(value, STATUS_TEXT[value]) for value in Image.Status.values]
+    status = request.GET.get("status", "")
+    if status in dict(statuses):
+        items = items.filter(status=status)
+    else:
+        status = ""
+    page = Paginator(items, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    if show == "images":
+        for image in page:
+            image.status_text = STATUS_TEXT[image.status]
+    context = {
+        "workspace": workspace,
+        "show": show,
+        "statuses": statuses,
+        "status": status,
+        "page": page,
+        # The filter, for the pagination links.
+        "query": urlencode({"show": show, "status": status} if status else {"show": show}),
+    }
+    return render(request, "images/history.html", context)
+
+
+@login_required
+@require_POST
+def delete(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """Delete one of the current workspace's images and both its files (CSRF-checked POST)."""
+    image = get_object_or_404(workspace_images(request), pk=pk)
+    image.delete()  # the files follow once the row is gone: images.signals
+    messages.success(request, f"{image.original_filename} was deleted.")
+    return redirect(_safe_next(request, reverse("images_web:history")))
+
+
+# --- Files ---------------------------------------------------------------------------------------------
+
+
+def _open(field) -> io.BufferedReader:
+    try:
+        return field.open("rb")
+    except FileNotFoundError:
+        raise Http404("The file is no longer available.") from None
+
+
+@login_required
+@require_GET
+def original_file(request: HttpRequest, pk: uuid.UUID) -> FileResponse:
+    """The uploaded original, inline (the comparison view's "before")."""
+    image = get_object_or_404(workspace_images(request), pk=pk)
+    return FileResponse(_open(image.original), filename=image.original_filename)
+
+
+@login_required
+@require_GET
+def result_file(request: HttpRequest, pk: uuid.UUID) -> FileResponse:
+    """The upscaled result, inline (the comparison view's "after"); 404 until it exists."""
+    image = get_object_or_404(workspace_images(request), pk=pk, status=Image.Status.COMPLETED)
+    return FileResponse(_open(image.upscaled), filename=image.download_filename)
+
+
+@login_required
+@require_GET
+def download(request: HttpRequest, pk: uuid.UUID) -> FileResponse:
+    """The upscaled result as a download, named after the original."""
+    image = get_object_or_404(workspace_images(request), pk=pk, status=Image.Status.COMPLETED)
+    return FileResponse(_open(image.upscaled), as_attachment=True, filename=image.download_filename)
+
+
+@login_required
+@require_GET
+def thumbnail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """A small preview of the original for the history grid (originals may be 10 MB)."""
+    image = get_object_or_404(workspace_images(request), pk=pk)
+    try:
+        content = thumbnail_jpeg(image.original, size=THUMBNAIL_SIZE)
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise Http404("No preview for this file.") from None
+    response = HttpResponse(content, content_type="image/jpeg")
+    # An image's original never changes; its id is in the URL.
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+# --- Live status -------------------------------------------------------------------------------------
+
+
+@require_GET
+def status(request: HttpRequest) -> JsonResponse:
+    """``GET /app/status?images=<id>,…&batches=<id>,…``: statuses for the dashboard's polling.
+
+    Only the current workspace's images and batches are answered; other ids are left
+    out without saying whether they exist. Session only (no token), outside ``/api/``,
+    so the hourly API request limit is not spent on polling.
+    """
+    if not request.user.is_authenticated:
+        # JSON rather than a redirect to the login page: the caller is a script.
+        return JsonResponse({"error": "Your session has ended: log in again."}, status=401)
+    workspace = current_workspace(request)
+    images = Image.objects.filter(workspace=workspace, pk__in=_uuids(request.GET.get("images", "")))
+    batches = Batch.objects.filter(workspace=workspace, pk__in=_uuids(request.GET.get("batches", "")))
+    body = {
+        "images": {str(image.pk): image_status(image) for image in images},
+        "batches": {str(batch.pk): batch_status(batch) for batch in batches},
+        "usage": usage_json(usage_for(workspace)),
+    }
+    response = JsonResponse(body)
+    response["Cache-Control"] = "no-store"
+    return response
