@@ -121,24 +121,31 @@ def _native_scale(model: str) -> int:
     return max(s for s in get_spec(model).scales if s <= 4)
 
 
-def worker_peak() -> dict:
-    """This machine's conv throughput: 3x3 conv 64->64 on 1x64x384x384, channels_last."""
+def worker_peak(seconds: float = 2.0) -> dict:
+    """This machine's conv throughput in GFLOP/s: 3x3 conv 64->64, channels_last, per dtype.
+
+    The best time over ``seconds`` of repeats at two sizes (1x64x256x256 and 1x64x384x384),
+    the higher of the two: a handful of repeats is not enough, because oneDNN and the CPU
+    take a second or more to reach full speed (5 repeats read 105 instead of 183-225
+    GFLOP/s in fp32 here).
+    """
     import torch
 
     torch.set_num_threads(_threads())
     conv = torch.nn.Conv2d(64, 64, 3, padding=1).eval().to(memory_format=torch.channels_last)
-    x = torch.rand(1, 64, 384, 384).contiguous(memory_format=torch.channels_last)
-    flops = 2 * 64 * 64 * 9 * 384 * 384
-    result = {}
-    for name, dtype in (("fp32", None), ("bf16", torch.bfloat16)):
-        with torch.inference_mode(), torch.autocast("cpu", dtype=dtype or torch.float32, enabled=dtype is not None):
-            conv(x)
-            best = float("inf")
-            for _ in range(5):
-                start = time.perf_counter()
-                conv(x)
-                best = min(best, time.perf_counter() - start)
-        result[name] = flops / best / 1e9
+    result = {"fp32": 0.0, "bf16": 0.0}
+    for side in (256, 384):
+        x = torch.rand(1, 64, side, side).contiguous(memory_format=torch.channels_last)
+        flops = 2 * 64 * 64 * 9 * side * side
+        for name, dtype in (("fp32", None), ("bf16", torch.bfloat16)):
+            with torch.inference_mode(), torch.autocast("cpu", dtype=dtype or torch.float32, enabled=dtype is not None):
+                best = float("inf")
+                deadline = time.perf_counter() + seconds
+                while time.perf_counter() < deadline:
+                    start = time.perf_counter()
+                    conv(x)
+                    best = min(best, time.perf_counter() - start)
+            result[name] = max(result[name], flops / best / 1e9)
     return result
 
 
