@@ -2,7 +2,9 @@
 
 A request with a valid token counts against the token's workspace; a dashboard request
 (a signed-in session, no ``Authorization`` header) against the session's current
-workspace; anything else against the client's IP. The middleware therefore runs after
+workspace; anything else against the client's IP, which allauth's adapter finds (behind
+``TRUSTED_PROXY_COUNT`` reverse proxies, in ``X-Forwarded-For``), so the API and the login
+pages agree on who a client is. The middleware therefore runs after
 ``AuthenticationMiddleware``.
 
 Fixed one-hour windows counted in the cache (Redis when ``REDIS_URL`` is set, so every
@@ -13,11 +15,14 @@ until the window ends) before any view runs.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
+from allauth.account.adapter import get_adapter
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from accounts.models import ApiToken, Workspace
@@ -27,6 +32,8 @@ from upscaler_site.api import error_body
 
 WINDOW = 3600
 PLAN_CACHE_SECONDS = 60
+
+log = logging.getLogger(__name__)
 
 
 def _workspace_rate(workspace: Workspace) -> int:
@@ -40,6 +47,22 @@ def _session_workspace(request: HttpRequest) -> Workspace | None:
     if "HTTP_AUTHORIZATION" in request.META or user is None or not user.is_authenticated:
         return None
     return current_workspace(request)
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client's IP address as allauth's adapter sees it (``TRUSTED_PROXY_COUNT``, ``TRUSTED_CLIENT_IP_HEADER``).
+
+    A request whose ``X-Forwarded-For`` has fewer addresses than the trusted proxies can
+    only come from a misconfigured deployment (or past the proxies): it is logged and
+    counted by ``REMOTE_ADDR`` rather than answered 500. No address at all gives ``""``.
+    """
+    try:
+        return get_adapter(request).get_client_ip(request)
+    except ImproperlyConfigured as exc:
+        log.error("Client IP: %s (X-Forwarded-For: %r)", exc, request.META.get("HTTP_X_FORWARDED_FOR"))
+    except PermissionDenied:  # the adapter found no address
+        pass
+    return request.META.get("REMOTE_ADDR", "")
 
 
 def _token(request: HttpRequest) -> ApiToken | None:
@@ -78,7 +101,7 @@ class RateLimitMiddleware:
         if workspace is not None:
             key, limit, who = f"ws:{workspace.pk}", _workspace_rate(workspace), "your plan's"
         else:
-            key, limit, who = f"ip:{request.META.get('REMOTE_ADDR', '')}", settings.ANON_REQUESTS_PER_HOUR, "the"
+            key, limit, who = f"ip:{client_ip(request)}", settings.ANON_REQUESTS_PER_HOUR, "the"
         allowed, retry_after = hit(key, limit)
         if allowed:
             return self.get_response(request)

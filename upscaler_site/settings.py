@@ -227,6 +227,12 @@ BILLING_GRACE_DAYS = env.int("BILLING_GRACE_DAYS", default=7)
 # --- Uploads and images ------------------------------------------------------------
 # Requests per hour per client IP without a valid token (register, login, mistakes).
 ANON_REQUESTS_PER_HOUR = env.int("ANON_REQUESTS_PER_HOUR", default=10)
+# Reverse proxies under our control in front of the app, each appending to X-Forwarded-For.
+# The client's IP (for the anonymous rate limit and allauth's login and sign-up limits) is
+# the N-th address from the right of that header; 0 ignores it, since a client can forge it.
+# Behind a proxy that sets a single header instead (CF-Connecting-IP, X-Real-IP), name it.
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+ALLAUTH_TRUSTED_CLIENT_IP_HEADER = env.str("TRUSTED_CLIENT_IP_HEADER", default=None)
 
 UPSCALE_MAX_UPLOAD_BYTES = env.int("UPSCALE_MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
 # Images in one POST /api/batches.

@@ -49,3 +49,35 @@ def test_windows_are_hourly():
     assert hit("k", 1, now=3600 * 10 + 5) == (True, 3595)
     assert hit("k", 1, now=3600 * 10 + 6)[0] is False
     assert hit("k", 1, now=3600 * 11)[0] is True  # a new hour
+
+
+def _anonymous_codes(n: int, **meta: str) -> list[int]:
+    client = APIClient(**meta)
+    return [client.get("/api/images").status_code for _ in range(n)]
+
+
+def test_without_trusted_proxies_a_forged_forwarded_for_changes_nothing():
+    assert _anonymous_codes(10, HTTP_X_FORWARDED_FOR="198.51.100.1") == [401] * 10
+    assert _anonymous_codes(1, HTTP_X_FORWARDED_FOR="198.51.100.2") == [429]  # same REMOTE_ADDR
+
+
+def test_behind_one_proxy_each_client_has_its_own_limit(settings):
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
+    proxy = {"REMOTE_ADDR": "10.0.0.2"}
+    assert _anonymous_codes(11, HTTP_X_FORWARDED_FOR="198.51.100.1", **proxy) == [401] * 10 + [429]
+    # Another client behind the same proxy is counted on its own ...
+    assert _anonymous_codes(1, HTTP_X_FORWARDED_FOR="198.51.100.2", **proxy) == [401]
+    # ... and a client cannot escape by prepending a forged address: the proxy appends the real one.
+    assert _anonymous_codes(1, HTTP_X_FORWARDED_FOR="203.0.113.7, 198.51.100.1", **proxy) == [429]
+
+
+def test_a_proxy_header_can_name_the_client(settings):
+    settings.ALLAUTH_TRUSTED_CLIENT_IP_HEADER = "X-Real-IP"
+    assert _anonymous_codes(11, HTTP_X_REAL_IP="198.51.100.1") == [401] * 10 + [429]
+    assert _anonymous_codes(1, HTTP_X_REAL_IP="198.51.100.2") == [401]
+
+
+def test_a_forwarded_for_shorter_than_the_proxy_count_falls_back_to_remote_addr(settings, caplog):
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 2
+    assert _anonymous_codes(11, HTTP_X_FORWARDED_FOR="198.51.100.1") == [401] * 10 + [429]
+    assert "does not match X-Forwarded-For" in caplog.text
