@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    from images.models import Image
 
 
 class Batch(models.Model):
@@ -70,6 +74,10 @@ class Batch(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status not in self.UNFINISHED
+
+    def images_in_upload_order(self) -> list[Image]:
+        """The batch's images, oldest first; sorted in Python so a ``prefetch_related("images")`` serves it."""
+        return sorted(self.images.all(), key=lambda image: image.created_at)
 
     # --- state changes, called by images.models.Image inside its own transitions -------------------
 

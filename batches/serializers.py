@@ -118,5 +118,4 @@ class BatchSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_images(self, obj: Batch) -> list[dict[str, Any]]:
-        images = sorted(obj.images.all(), key=lambda image: image.created_at)
-        return ImageSerializer(images, many=True, context=self.context).data
+        return ImageSerializer(obj.images_in_upload_order(), many=True, context=self.context).data

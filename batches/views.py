@@ -122,7 +122,7 @@ class BatchArchiveView(QuotaHeadersMixin, APIView):
         batch = get_object_or_404(workspace_batches(request), pk=pk)
         images = [
             image
-            for image in sorted(batch.images.all(), key=lambda image: image.created_at)
+            for image in batch.images_in_upload_order()
             if image.status == Image.Status.COMPLETED and image.upscaled
         ]
         if not images:

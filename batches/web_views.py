@@ -29,7 +29,7 @@ def _batch_or_404(request: HttpRequest, pk: uuid.UUID) -> Batch:
 def detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     """A batch: progress, each image's status and links, the archive of the results."""
     batch = _batch_or_404(request, pk)
-    images = sorted(batch.images.all(), key=lambda image: image.created_at)  # upload order
+    images = batch.images_in_upload_order()
     context = {
         "batch": batch,
         "images": [(image, STATUS_TEXT[image.status]) for image in images],

@@ -112,6 +112,11 @@ class Image(models.Model):
         return f"{self.upscaled_width}x{self.upscaled_height}"
 
     @property
+    def is_finished(self) -> bool:
+        """Completed or failed: nothing more will happen to it unless it is retried."""
+        return self.status not in self.UNFINISHED
+
+    @property
     def download_filename(self) -> str:
         stem = PurePosixPath(self.original_filename).stem or "image"
         suffix = PurePosixPath(self.upscaled.name).suffix if self.upscaled else ""

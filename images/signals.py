@@ -21,7 +21,7 @@ def delete_files_after_commit(sender, instance: Image, **kwargs) -> None:
 def count_unfinished_image_of_a_batch_as_failed(sender, instance: Image, **kwargs) -> None:
     """An image deleted before it finished can never finish: its batch counts it as failed, or it would
     wait for it forever. (When the batch itself is being deleted the UPDATE finds no row to change.)"""
-    if instance.batch_id and instance.status in Image.UNFINISHED:
+    if instance.batch_id and not instance.is_finished:
         from batches.models import Batch
 
         Batch.record_outcome(instance.batch_id, completed=False)

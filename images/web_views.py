@@ -85,7 +85,7 @@ def image_status(image: Image) -> dict[str, Any]:
         "id": str(image.pk),
         "status": image.status,
         "status_text": STATUS_TEXT[image.status],
-        "finished": image.status not in Image.UNFINISHED,
+        "finished": image.is_finished,
         "error": image.error or None,
         "filename": image.original_filename,
         "batch_id": str(image.batch_id) if image.batch_id else None,
@@ -169,7 +169,7 @@ def detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
         "status_text": STATUS_TEXT[image.status],
         "original_size": human_size(image.original_size),
         "upscaled_size": human_size(image.upscaled_size),
-        "finished": image.status not in Image.UNFINISHED,
+        "finished": image.is_finished,
         "config": {"statusUrl": reverse("images_web:status"), "imageId": str(image.pk)},
     }
     return render(request, "images/detail.html", context)
