@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import spandrel
 import torch
-import torch.nn.functional as F
 from PIL import Image
 from skimage import data
 
@@ -27,6 +26,7 @@ from inference.models import (
     resolve_precision,
 )
 from inference.pipeline import upscale_image
+from inference.tests.standins import smooth_net
 from inference.tiling import _axis_windows, _to_output, balanced_tile, tile_grid, to_output_dtype, upscale_tiled
 from upscaler_site.testing import psnr
 
@@ -50,19 +50,6 @@ def _no_env(monkeypatch):
 @pytest.fixture(scope="module")
 def standard() -> spandrel.ImageModelDescriptor:
     return load_network("standard", 4, "cpu")
-
-
-def smooth_net(scale: int):
-    """A stand-in network whose output depends on neighbours (3x3 conv + bilinear: 2 px of context)."""
-    generator = torch.Generator().manual_seed(0)
-    weight = torch.randn(3, 3, 3, 3, generator=generator) / 9
-    bias = torch.randn(3, generator=generator) / 10
-
-    def forward(x: torch.Tensor) -> torch.Tensor:
-        y = F.conv2d(x, weight, bias, padding=1)
-        return torch.sigmoid(F.interpolate(y, scale_factor=scale, mode="bilinear", align_corners=False))
-
-    return forward
 
 
 def photo_crop(box: tuple[int, int, int, int]) -> np.ndarray:

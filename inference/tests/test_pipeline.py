@@ -19,6 +19,7 @@ from skimage import data
 from inference import pipeline
 from inference.models import MODELS, UnknownModel, get_spec, load_network
 from inference.pipeline import MAX_TARGET_SIDE, SizeError, output_size, plan_passes, upscale_image
+from inference.tests.standins import nearest, smooth_net
 from inference.tiling import InferenceError, tile_grid, upscale_tiled
 from upscaler_site.testing import photo, psnr
 
@@ -214,26 +215,6 @@ def test_tile_grid_rejects_bad_arguments(tile, overlap):
 
 
 # --- upscale_tiled with stand-in networks -----------------------------------------------------------------
-
-
-def nearest(scale: int):
-    def forward(x: torch.Tensor) -> torch.Tensor:
-        return F.interpolate(x, scale_factor=scale, mode="nearest")
-
-    return forward
-
-
-def smooth_net(scale: int):
-    """A network whose output depends on neighbours: 3x3 conv, bilinear upsample (context radius 2 px)."""
-    generator = torch.Generator().manual_seed(0)
-    weight = torch.randn(3, 3, 3, 3, generator=generator) / 9
-    bias = torch.randn(3, generator=generator) / 10
-
-    def forward(x: torch.Tensor) -> torch.Tensor:
-        y = F.conv2d(x, weight, bias, padding=1)
-        return torch.sigmoid(F.interpolate(y, scale_factor=scale, mode="bilinear", align_corners=False))
-
-    return forward
 
 
 @pytest.fixture(scope="module")
