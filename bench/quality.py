@@ -37,8 +37,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from inference.catalog import MODELS, get_spec  # noqa: E402
+from inference.device import default_device  # noqa: E402
+from inference.loading import load_network  # noqa: E402
 from inference.metrics import imresize_bicubic_down, psnr_y, ssim_y  # noqa: E402
-from inference.models import MODELS, default_device, get_spec, load_network  # noqa: E402
 from inference.pipeline import upscale_image  # noqa: E402
 
 DEFAULT_DATA = [REPO_ROOT.parent / "shared" / "datasets" / "Set5", REPO_ROOT.parent / "shared" / "datasets" / "Set14"]
@@ -99,18 +101,15 @@ def precision_kwargs(precision: str | None) -> dict[str, str]:
 
 def network_dtype(model: str, scale: int, precision: str | None) -> str:
     """The dtype the default path computes ``model`` x``scale`` in, as the pipeline decides it."""
-    import inference.models as zoo
+    from inference.device import resolve_precision
+    from inference.execution import execution_plan
 
     device = default_device()
     try:
-        if hasattr(zoo, "execution_plan"):
-            network = load_network(model, scale, str(device))
-            plan = zoo.execution_plan(
-                network, device, zoo.resolve_precision(precision), tile=get_spec(model).tile, overlap=32
-            )
-            return str(plan.dtype).replace("torch.", "")
-        return str(zoo.compute_dtype(device)).replace("torch.", "")
-    except Exception as exc:  # the zoo's API is changing; report instead of failing
+        network = load_network(model, scale, str(device))
+        plan = execution_plan(network, device, resolve_precision(precision), tile=get_spec(model).tile, overlap=32)
+        return str(plan.dtype).replace("torch.", "")
+    except Exception as exc:  # report instead of failing the whole table
         return f"unknown ({type(exc).__name__})"
 
 
@@ -126,12 +125,9 @@ def precision_note(precision: str | None) -> str:
         else:
             parts.append(f"upscale_image(precision={precision!r})")
         parts.append(f"UPSCALER_PRECISION={env!r}")
-        try:
-            from inference.models import cpu_supports_bf16
+        from inference.device import cpu_supports_bf16
 
-            parts.append(f"CPU native bfloat16: {cpu_supports_bf16()}")
-        except ImportError:
-            pass
+        parts.append(f"CPU native bfloat16: {cpu_supports_bf16()}")
     else:
         parts.append("upscale_image has no precision argument (float32 on CPU)")
     try:

@@ -110,13 +110,13 @@ def to_uint8(chw) -> np.ndarray:
 
 
 def _threads() -> int:
-    from inference.models import physical_cpu_cores
+    from inference.device import physical_cpu_cores
 
     return int(os.environ.get("BENCH_THREADS") or physical_cpu_cores())
 
 
 def _native_scale(model: str) -> int:
-    from inference.models import get_spec
+    from inference.catalog import get_spec
 
     return max(s for s in get_spec(model).scales if s <= 4)
 
@@ -154,7 +154,7 @@ def worker_flops(model: str) -> dict:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from inference.models import load_network
+    from inference.loading import load_network
 
     network = load_network(model, _native_scale(model), "cpu")
     x = torch.rand(1, 3, 64, 64)
@@ -167,7 +167,8 @@ def worker_ours(model: str, side: int, repeats: int, out: str, precision: str | 
     import torch
     from PIL import Image
 
-    from inference.models import execution_plan, load_network
+    from inference.execution import execution_plan
+    from inference.loading import load_network
     from inference.pipeline import upscale_image
 
     scale = _native_scale(model)
@@ -197,11 +198,11 @@ def worker_ref(model: str, side: int, repeats: int, out: str) -> dict:
     import spandrel
     import torch
 
-    from inference import models
+    from inference.loading import state_dict
 
     torch.set_num_threads(_threads())
     scale = _native_scale(model)
-    descriptor = spandrel.ModelLoader().load_from_state_dict(models._STATE_DICTS[model](scale)).eval()
+    descriptor = spandrel.ModelLoader().load_from_state_dict(state_dict(model, scale)).eval()
 
     def run(img: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(img.astype(np.float32) / 255.0).permute(2, 0, 1).unsqueeze(0).contiguous()
@@ -282,10 +283,10 @@ def worker_truth(model: str, engine: str, out: str, precision: str | None) -> di
     else:
         import spandrel
 
-        from inference import models
+        from inference.loading import state_dict
 
         torch.set_num_threads(_threads())
-        descriptor = spandrel.ModelLoader().load_from_state_dict(models._STATE_DICTS[model](scale)).eval()
+        descriptor = spandrel.ModelLoader().load_from_state_dict(state_dict(model, scale)).eval()
         x = torch.from_numpy(small.astype(np.float32) / 255.0).permute(2, 0, 1).unsqueeze(0).contiguous()
         with torch.inference_mode():
             y = to_uint8(descriptor(x)[0].numpy())
@@ -363,7 +364,8 @@ def fmt(value: float | None, spec: str) -> str:
 
 
 def main() -> None:
-    from inference.models import MODELS, cpu_supports_bf16
+    from inference.catalog import MODELS
+    from inference.device import cpu_supports_bf16
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated model names")

@@ -8,13 +8,18 @@ from django.conf import settings
 from rest_framework import serializers
 
 from images.models import Image, human_size
-from inference.auto import choose_model
-from inference.imageio import InvalidImage, SourceImage, open_image
-from inference.models import MODELS
-from inference.pipeline import MAX_TARGET_SIDE, SizeError, output_size
-
-AUTO = "auto"
-SCALE_FACTORS = [2, 3, 4, 8, 16]
+from inference import (
+    AUTO,
+    MAX_TARGET_SIDE,
+    MODELS,
+    SCALE_FACTORS,
+    InvalidImage,
+    SizeError,
+    SourceImage,
+    choose_model,
+    open_image,
+    output_size,
+)
 
 
 def max_output_pixels() -> int:

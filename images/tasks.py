@@ -71,8 +71,8 @@ def upscale_image(image_id: str) -> str:
     pending -> processing -> completed, or -> failed with a reason the user can read.
     Returns the final status (for Django-Q2's result log).
     """
+    from inference.catalog import UnknownModel
     from inference.imageio import FORMAT_EXTENSIONS, InvalidImage, encode, open_image
-    from inference.models import UnknownModel
     from inference.pipeline import upscale_image as run_model
     from inference.tiling import InferenceError
 

@@ -32,9 +32,8 @@ from accounts.workspaces import current_workspace
 from batches.models import Batch
 from billing.quota import Usage, limits_for, usage_for
 from images.models import Image, human_size
-from images.serializers import AUTO, SCALE_FACTORS
 from images.thumbnails import thumbnail_jpeg
-from inference.models import MODELS
+from inference import AUTO, MODELS, SCALE_FACTORS
 
 HISTORY_PAGE_SIZE = 24
 # Ids one status request may ask about; a page never watches more than a few batches' worth.

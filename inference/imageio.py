@@ -1,7 +1,8 @@
 """Reading, validating and writing images: pixels in, pixels out, no Django.
 
-An upload is opened with :func:`open_image`, which checks that it is a decodable,
-still image of an allowed format and size. :func:`split_planes` turns it into float
+An upload's header is checked with :func:`probe_image` (format, size, frames, no pixel
+decoded) and the file is decoded with :func:`open_image`, which also checks that it
+is a decodable, still image of an allowed format and size. :func:`split_planes` turns it into float
 colour and alpha planes for the model; :func:`merge_planes` and :func:`encode`
 turn the upscaled planes back into a file in the input's format.
 """
@@ -16,7 +17,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from inference.auto import estimate_jpeg_quality
+from inference.auto import AutoChoice, choose_model, estimate_jpeg_quality
 
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")
 
@@ -30,6 +31,9 @@ FORMAT_CONTENT_TYPES = {
     "GIF": "image/gif",
 }
 
+
+#: The EXIF tag that says how to rotate or flip the stored pixels for display (values 1-8).
+ORIENTATION_TAG = 0x0112
 
 #: libwebp refuses to encode an image wider or taller than this.
 WEBP_MAX_SIDE = 16383
@@ -67,21 +71,35 @@ class SourceImage:
         """(width, height) in pixels, after orientation."""
         return self.image.size
 
+    def auto_choice(self) -> AutoChoice:
+        """The model ``auto`` picks for this image, and why (:func:`inference.auto.choose_model`)."""
+        return choose_model(self.image, self.format, self.jpeg_quality)
 
-def open_image(fp: str | BinaryIO, *, max_pixels: int) -> SourceImage:
-    """Open, validate and fully decode an image file.
 
-    Args:
-        fp: a path or a binary file object positioned at the start of the file.
-        max_pixels: the largest accepted width x height; anything larger is
-            refused before it is decoded (decompression-bomb protection).
+@dataclass(frozen=True)
+class ImageHeader:
+    """What an image file's header says, read without decoding its pixels.
 
-    Returns:
-        The decoded image with its format, ICC profile and EXIF, orientation applied.
+    ``size`` is (width, height) in pixels after the EXIF orientation; ``mode`` is
+    Pillow's mode (``"RGB"``, ``"P"``, ``"I;16"`` …); ``frames`` is 1 for a still image.
+    """
+
+    format: str
+    size: tuple[int, int]
+    mode: str
+    frames: int
+
+    @property
+    def megapixels(self) -> float:
+        """Width x height in megapixels (10^6 pixels)."""
+        return self.size[0] * self.size[1] / 1e6
+
+
+def _open_checked(fp: str | BinaryIO, max_pixels: int) -> tuple[Image.Image, str]:
+    """Open ``fp`` lazily (header only) and check it; returns (the Pillow image, its format).
 
     Raises:
-        InvalidImage: not an image, a format outside ``ALLOWED_FORMATS``, an
-            animated image, too many pixels, or a truncated or corrupt file.
+        InvalidImage: see :func:`probe_image`.
     """
     with warnings.catch_warnings():
         # Pillow only warns between MAX_IMAGE_PIXELS and twice that; we refuse.
@@ -95,23 +113,84 @@ def open_image(fp: str | BinaryIO, *, max_pixels: int) -> SourceImage:
         except OSError:
             raise InvalidImage("The file is not a valid image.") from None
 
-        # Pillow reads a JPEG with extra pictures (phone photos: depth or HDR gain maps) as
-        # "MPO"; its first frame is the photo itself.
-        fmt = "JPEG" if img.format == "MPO" else img.format
-        if fmt not in ALLOWED_FORMATS:
-            raise InvalidImage(
-                f"Unsupported image format {img.format or 'unknown'}; use JPEG, PNG, WebP, BMP, TIFF or GIF."
-            )
+    # Pillow reads a JPEG with extra pictures (phone photos: depth or HDR gain maps) as
+    # "MPO"; its first frame is the photo itself.
+    fmt = "JPEG" if img.format == "MPO" else img.format
+    if fmt not in ALLOWED_FORMATS:
+        raise InvalidImage(
+            f"Unsupported image format {img.format or 'unknown'}; use JPEG, PNG, WebP, BMP, TIFF or GIF."
+        )
+    width, height = img.size
+    if width < 1 or height < 1:
+        raise InvalidImage("The image is empty.")
+    if width * height > max_pixels:
+        raise InvalidImage(
+            f"The image is {width}x{height} ({width * height / 1e6:.1f} MP); "
+            f"at most {max_pixels / 1e6:.1f} MP can be upscaled."
+        )
+    if img.format != "MPO" and getattr(img, "n_frames", 1) > 1:
+        raise InvalidImage("Animated images are not supported; upload a single frame.")
+    return img, fmt
+
+
+def _header_orientation(img: Image.Image) -> int:
+    """The EXIF orientation (1-8) where the header carries it, without decoding pixels; else 1."""
+    if img.format == "TIFF":
+        return 1  # Pillow's TIFF reader reports the displayed size already (and rotates on load)
+    try:
+        if img.format == "PNG":
+            # Pillow's PNG getexif() decodes the image to reach an eXIf chunk after the pixels.
+            raw = img.info.get("exif")
+            if not raw:
+                return 1
+            exif = Image.Exif()
+            exif.load(raw)
+        else:
+            exif = img.getexif()
+        return int(exif.get(ORIENTATION_TAG, 1))
+    except Exception:  # a malformed EXIF block orients nothing; decoding reports real damage
+        return 1
+
+
+def probe_image(fp: str | BinaryIO, *, max_pixels: int) -> ImageHeader:
+    """Read and check an image file's header without decoding its pixels.
+
+    Costs the header's bytes, not width x height x channels, so the web tier can
+    refuse an upload before anything large is decoded.
+
+    Args:
+        fp: a path or a binary file object positioned at the start of the file.
+        max_pixels: the largest accepted width x height.
+
+    Raises:
+        InvalidImage: not an image, a format outside ``ALLOWED_FORMATS``, an
+            animated image, no pixels, or more than ``max_pixels``.
+    """
+    img, fmt = _open_checked(fp, max_pixels)
+    with img:
         width, height = img.size
-        if width < 1 or height < 1:
-            raise InvalidImage("The image is empty.")
-        if width * height > max_pixels:
-            raise InvalidImage(
-                f"The image is {width}x{height} ({width * height / 1e6:.1f} MP); "
-                f"at most {max_pixels / 1e6:.1f} MP can be upscaled."
-            )
-        if img.format != "MPO" and getattr(img, "n_frames", 1) > 1:
-            raise InvalidImage("Animated images are not supported; upload a single frame.")
+        if _header_orientation(img) in (5, 6, 7, 8):
+            width, height = height, width
+        return ImageHeader(format=fmt, size=(width, height), mode=img.mode, frames=getattr(img, "n_frames", 1))
+
+
+def open_image(fp: str | BinaryIO, *, max_pixels: int) -> SourceImage:
+    """Open, validate and fully decode an image file.
+
+    Args:
+        fp: a path or a binary file object positioned at the start of the file.
+        max_pixels: the largest accepted width x height; anything larger is
+            refused before it is decoded (decompression-bomb protection).
+
+    Returns:
+        The decoded image with its format, ICC profile and EXIF, orientation applied.
+
+    Raises:
+        InvalidImage: what :func:`probe_image` refuses, or a truncated or corrupt file.
+    """
+    img, fmt = _open_checked(fp, max_pixels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             img.load()
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -137,8 +216,6 @@ def open_image(fp: str | BinaryIO, *, max_pixels: int) -> SourceImage:
         pixels16=pixels16,
     )
 
-
-ORIENTATION_TAG = 0x0112
 
 
 def _read_rgb16(fp: str | BinaryIO, img: Image.Image) -> np.ndarray | None:

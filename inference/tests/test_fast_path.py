@@ -14,17 +14,10 @@ import torch
 from PIL import Image
 from skimage import data
 
-from inference import models
-from inference.models import (
-    CUDA_MAX_BATCH,
-    StripedUpsampler,
-    compute_dtype,
-    cpu_supports_bf16,
-    default_device,
-    execution_plan,
-    load_network,
-    resolve_precision,
-)
+from inference import execution
+from inference.device import compute_dtype, cpu_supports_bf16, default_device, resolve_precision
+from inference.execution import CUDA_MAX_BATCH, StripedUpsampler, execution_plan
+from inference.loading import load_network, state_dict
 from inference.pipeline import upscale_image
 from inference.tests.standins import smooth_net
 from inference.tiling import _axis_windows, _to_output, balanced_tile, tile_grid, to_output_dtype, upscale_tiled
@@ -236,7 +229,7 @@ def test_torch_output_conversion_is_bit_identical_to_numpy(dtype):
 
 
 def test_channels_last_does_not_change_float32_output(standard):
-    plain = spandrel.ModelLoader().load_from_state_dict(models._STATE_DICTS["standard"](4)).eval()
+    plain = spandrel.ModelLoader().load_from_state_dict(state_dict("standard", 4)).eval()
     assert all(p.is_contiguous(memory_format=torch.channels_last) for p in standard.model.parameters() if p.ndim == 4)
     x = torch.from_numpy(photo_crop((200, 180, 224, 200)).transpose(2, 0, 1).copy())[None]
     with torch.inference_mode():
@@ -322,7 +315,7 @@ def test_the_chooser_with_a_fake_gpu(monkeypatch, standard):
     assert plan.dtype == torch.float16 and plan.uniform and plan.channels_last
     assert plan.max_window == 832 * 832
     assert 1 < plan.batch <= CUDA_MAX_BATCH
-    assert plan.batch * 832 * 832 * models._STRIPED_ACTIVATION_BYTES[2] <= models.CUDA_MEMORY_SHARE * free
+    assert plan.batch * 832 * 832 * execution._STRIPED_ACTIVATION_BYTES[2] <= execution.CUDA_MEMORY_SHARE * free
     assert execution_plan(standard, device, "fp32").dtype == torch.float32
 
     # A network that does not tolerate float16 (DAT) gets bfloat16 where the GPU has it, else float32.

@@ -19,6 +19,7 @@ from inference.imageio import (
     FORMAT_CONTENT_TYPES,
     FORMAT_EXTENSIONS,
     WEBP_MAX_SIDE,
+    ImageHeader,
     InvalidImage,
     Planes,
     SourceImage,
@@ -27,6 +28,7 @@ from inference.imageio import (
     merge_planes,
     open_image,
     output_format,
+    probe_image,
     split_planes,
     to_uint,
 )
@@ -218,6 +220,40 @@ def test_small_bilevel_png_is_accepted():
     source = open_image(io.BytesIO(_bilevel_png(40, 30)), max_pixels=LIMIT)
     assert source.image.mode == "1"
     assert source.size == (40, 30)
+
+
+# --- probing the header -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ALLOWED_FORMATS)
+def test_probe_reads_the_header_without_decoding(cat, fmt, no_decoding):
+    header = probe_image(encode_file(cat, fmt), max_pixels=LIMIT)
+    assert header == ImageHeader(format=fmt, size=(64, 48), mode=header.mode, frames=1)
+    assert header.megapixels == pytest.approx(64 * 48 / 1e6)
+    assert no_decoding == []
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "TIFF"])
+def test_probe_applies_the_exif_orientation_to_the_size(cat, fmt, no_decoding):
+    exif = Image.Exif()
+    exif[ORIENTATION] = 6
+    header = probe_image(encode_file(cat, fmt, exif=exif.tobytes()), max_pixels=LIMIT)
+    assert header.size == (48, 64)
+    assert no_decoding == []
+
+
+def test_probe_refuses_what_open_refuses_before_decoding(cat, no_decoding):
+    with pytest.raises(InvalidImage, match="not a valid image"):
+        probe_image(io.BytesIO(b"<svg/>"), max_pixels=LIMIT)
+    with pytest.raises(InvalidImage, match="Unsupported image format"):
+        probe_image(encode_file(cat, "PPM"), max_pixels=LIMIT)
+    with pytest.raises(InvalidImage, match="Animated"):
+        probe_image(encode_file(cat, "GIF", save_all=True, append_images=_frames(cat)[1:]), max_pixels=LIMIT)
+    with pytest.raises(InvalidImage, match="at most"):
+        probe_image(encode_file(cat), max_pixels=100)
+    with pytest.raises(InvalidImage, match="too many pixels"):
+        probe_image(io.BytesIO(_bilevel_png(20000, 20000)), max_pixels=10**12)
+    assert no_decoding == []
 
 
 # --- orientation and metadata -----------------------------------------------------------------------------

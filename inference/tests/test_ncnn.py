@@ -18,7 +18,6 @@ import torch
 from inference import weights
 from inference.ncnn import (
     TAG_FP16,
-    apply_output_resize,
     inspect_graph,
     load_ncnn_weights,
     ncnn_to_state_dict,
@@ -81,11 +80,10 @@ def _run_ncnn(param_path: Path, bin_path: Path, chw: np.ndarray) -> np.ndarray:
         ("REALESRGAN_X4PLUS_UP4X", "ESRGAN", 4, 4.0),
         ("REALESRGAN_X4PLUSANIME_UP4X", "ESRGAN", 4, 4.0),
         ("REALESRGAN_ANIMAVIDEOV3_UP4X", "Compact", 4, 4.0),
-        ("REALESRGAN_ANIMAVIDEOV3_UP3X", "Compact", 4, 3.0),
-        ("REALESRGAN_ANIMAVIDEOV3_UP2X", "Compact", 4, 2.0),
     ],
 )
 def test_matches_ncnn_runtime(name: str, arch_id: str, scale: int, output_scale: float, crop: np.ndarray) -> None:
+    """The networks the service runs; the animevideov3 x2/x3 graphs add a resize it does not use."""
     param_path, bin_path = realesrgan_files(name)
     info = inspect_graph(param_path)
     assert info.native_scale == scale
@@ -103,8 +101,7 @@ def test_matches_ncnn_runtime(name: str, arch_id: str, scale: int, output_scale:
     assert sum(t.numel() for t in model_state.values()) == sum(t.numel() for t in state.values())
 
     with torch.inference_mode():
-        ours = model(torch.from_numpy(crop)[None])
-        ours = apply_output_resize(ours, info)[0].numpy()
+        ours = model(torch.from_numpy(crop)[None])[0].numpy()
     ref = _run_ncnn(param_path, bin_path, crop)
 
     expected_shape = (3, round(33 * output_scale), round(27 * output_scale))

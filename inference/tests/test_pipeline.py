@@ -1,5 +1,5 @@
 """Tests for size planning, tiled inference and the upscaling pipeline (:mod:`inference.pipeline`,
-:mod:`inference.tiling`, :mod:`inference.models`).
+:mod:`inference.sizing`, :mod:`inference.tiling`, :mod:`inference.loading`).
 
 The tiling and pipeline logic is checked exactly with tiny stand-in networks; the real
 networks (Real-ESRGAN x4plus as ``standard``, DAT-light as ``precise``) run on tiny crops
@@ -17,8 +17,9 @@ from PIL import Image
 from skimage import data
 
 from inference import pipeline
-from inference.models import MODELS, UnknownModel, get_spec, load_network
-from inference.pipeline import MAX_TARGET_SIDE, SizeError, output_size, plan_passes, upscale_image
+from inference.catalog import MODELS, UnknownModel, get_spec
+from inference.loading import load_network
+from inference.pipeline import upscale_image
 from inference.tests.standins import nearest, smooth_net
 from inference.tiling import InferenceError, tile_grid, upscale_tiled
 from upscaler_site.testing import photo, psnr
@@ -32,158 +33,6 @@ def _torch_threads():
     torch.set_num_threads(2)
     yield
     torch.set_num_threads(previous)
-
-
-# --- output_size ------------------------------------------------------------------------------------------
-
-SIZE = (451, 300)  # the photo's size: odd width, 3:2-ish
-
-
-@pytest.mark.parametrize(("scale", "expected"), [(2, (902, 600)), (3, (1353, 900)), (4, (1804, 1200))])
-def test_output_size_scale_factor(scale, expected):
-    assert output_size(SIZE, scale_factor=scale) == expected
-
-
-def test_output_size_defaults_to_x2():
-    assert output_size(SIZE) == (902, 600)
-
-
-@pytest.mark.parametrize("scale", [-1, 0, 1, 5, 8])
-def test_output_size_scale_factor_out_of_range(scale):
-    with pytest.raises(SizeError) as exc:
-        output_size(SIZE, scale_factor=scale)
-    assert exc.value.field == "scale_factor"
-
-
-def test_output_size_scale_and_target_together_rejected():
-    for targets in ({"target_width": 902}, {"target_height": 600}, {"target_width": 902, "target_height": 600}):
-        with pytest.raises(SizeError, match="either") as exc:
-            output_size(SIZE, scale_factor=2, **targets)
-        assert exc.value.field == "scale_factor"
-
-
-@pytest.mark.parametrize(
-    ("target_width", "expected"),
-    [(902, (902, 600)), (1000, (1000, 665)), (452, (452, 301)), (1804, (1804, 1200))],
-)
-def test_output_size_target_width_only_follows_aspect_ratio(target_width, expected):
-    assert output_size(SIZE, target_width=target_width) == expected
-
-
-@pytest.mark.parametrize(
-    ("target_height", "expected"),
-    [(600, (902, 600)), (500, (752, 500)), (301, (453, 301)), (1200, (1804, 1200))],
-)
-def test_output_size_target_height_only_follows_aspect_ratio(target_height, expected):
-    assert output_size(SIZE, target_height=target_height) == expected
-
-
-def test_output_size_both_targets_taken_as_given():
-    assert output_size(SIZE, target_width=1000, target_height=400) == (1000, 400)
-    assert output_size(SIZE, target_width=451, target_height=301) == (451, 301)  # larger on one side suffices
-
-
-@pytest.mark.parametrize(
-    ("targets", "field"),
-    [
-        ({"target_width": 450}, "target_width"),
-        ({"target_width": 451}, "target_width"),  # same size: nothing to upscale
-        ({"target_height": 299}, "target_height"),
-        ({"target_height": 300}, "target_height"),
-        ({"target_width": 451, "target_height": 300}, "target_width"),
-        ({"target_width": 400, "target_height": 600}, "target_width"),
-        ({"target_width": 902, "target_height": 200}, "target_height"),
-    ],
-)
-def test_output_size_smaller_than_original_rejected(targets, field):
-    with pytest.raises(SizeError, match="larger than the original") as exc:
-        output_size(SIZE, **targets)
-    assert exc.value.field == field
-
-
-@pytest.mark.parametrize(
-    ("targets", "field"),
-    [
-        ({"target_width": 1805}, "target_width"),
-        ({"target_height": 1201}, "target_height"),
-        ({"target_width": 1805, "target_height": 600}, "target_width"),
-        ({"target_width": 902, "target_height": 1201}, "target_height"),
-    ],
-)
-def test_output_size_more_than_4x_rejected(targets, field):
-    with pytest.raises(SizeError, match="more than 4x") as exc:
-        output_size(SIZE, **targets)
-    assert exc.value.field == field
-
-
-def test_output_size_max_scale_parameter():
-    assert output_size((10, 10), target_width=20, max_scale=2) == (20, 20)
-    with pytest.raises(SizeError):
-        output_size((10, 10), target_width=21, max_scale=2)
-    with pytest.raises(SizeError):
-        output_size((10, 10), scale_factor=3, max_scale=2)
-
-
-@pytest.mark.parametrize("field", ["target_width", "target_height"])
-@pytest.mark.parametrize("value", [-5, 0, MAX_TARGET_SIDE + 1])
-def test_output_size_target_range(field, value):
-    with pytest.raises(SizeError, match=f"{field} must be between 1 and {MAX_TARGET_SIDE}") as exc:
-        output_size(SIZE, **{field: value})
-    assert exc.value.field == field
-
-
-def test_output_size_target_range_bounds_accepted():
-    assert MAX_TARGET_SIDE == 16384
-    assert output_size((4096, 100), target_width=MAX_TARGET_SIDE) == (16384, 400)
-    assert output_size((100, 4096), target_height=MAX_TARGET_SIDE) == (400, 16384)
-    assert output_size((1, 1), target_width=2) == (2, 2)
-
-
-def test_output_size_derived_side_over_the_limit_blames_the_given_side():
-    # 20000 px wide is only 2x here, but over the side limit; the user gave target_height.
-    with pytest.raises(SizeError, match="16384 pixels on a side") as exc:
-        output_size((10000, 10), target_height=20)
-    assert exc.value.field == "target_height"
-
-
-# --- plan_passes ------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("scales", "factor", "expected"),
-    [
-        ((4,), 2.0, [4]),
-        ((4,), 3, [4]),
-        ((4,), 4, [4]),
-        ((4,), 1.1, [4]),
-        ((2, 3, 4), 2, [2]),
-        ((2, 3, 4), 3, [3]),
-        ((2, 3, 4), 4, [4]),
-        ((2, 3, 4), 1.5, [2]),
-        ((2, 3, 4), 2.5, [3]),
-        ((2, 3, 4), 3.01, [4]),
-        ((2, 3, 4), 3 * (1 + 1e-12), [3]),  # float noise from width/height ratios
-        ((4, 2, 3), 2, [2]),  # order of the native scales does not matter
-        ((4,), 8, [4, 4]),  # x4 only: two x4 passes, then resampled down to x8
-        ((4,), 16, [4, 4]),
-        ((2, 3, 4), 8, [4, 2]),
-        ((2, 3, 4), 16, [4, 4]),
-        ((2,), 4, [2, 2]),
-        ((2,), 5, [2, 2, 2]),
-    ],
-)
-def test_plan_passes(scales, factor, expected):
-    assert plan_passes(scales, factor) == expected
-
-
-@pytest.mark.parametrize("scales", [(4,), (2, 3, 4), (2, 4), (2,), (3,)])
-def test_plan_passes_reaches_the_factor_with_no_pass_to_spare(scales):
-    for factor in np.linspace(1.0, 20.0, 77):
-        chain = plan_passes(scales, float(factor))
-        assert chain and set(chain) <= set(scales)
-        product = float(np.prod(chain))
-        assert product >= factor - 1e-9
-        assert len(chain) == 1 or product / chain[-1] < factor  # no pass to spare
 
 
 # --- tile_grid --------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ class Command(BaseCommand):
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
-        from inference.models import MODELS
+        from inference import MODELS
 
         parser.add_argument("input", type=Path)
         parser.add_argument("output", type=Path)
@@ -32,7 +32,8 @@ class Command(BaseCommand):
 
         from inference.auto import choose_model
         from inference.imageio import ALLOWED_FORMATS, InvalidImage, encode, open_image
-        from inference.pipeline import SizeError, output_size, upscale_image
+        from inference.pipeline import upscale_image
+        from inference.sizing import SizeError, output_size
 
         if opts["scale"] and opts["height"]:
             raise CommandError("Give either --scale or --width/--height.")

@@ -1,0 +1,200 @@
+"""How one network runs on one device: dtype, memory layout, tile budget and batching.
+
+The memory budget per window comes from measured activation bytes per input pixel
+(:data:`_ACTIVATION_BYTES`); RRDBNets run their upsampling tail in strips
+(:class:`StripedUpsampler`), which quarters their memory and so lets a CPU run
+1024 x 1024 windows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import spandrel
+import torch
+
+from inference.device import compute_dtype
+from inference.loading import architecture, prefers_channels_last
+
+#: Peak activation memory of one window, in bytes per input pixel, by spandrel
+#: architecture id and element size (2: bfloat16/float16, 4: float32), channels_last,
+#: x4 (the x2/x3 networks need less). Measured on the CPU as the rise of the peak
+#: RSS over one forward pass (window 256-448 px): Real-ESRGAN x4plus 4.0-4.4 kB in
+#: bfloat16, 7.6 kB in float32; DAT-light 5.6 / 11.9 kB; animevideov3 1.1 / 1.5 kB.
+_ACTIVATION_BYTES: dict[str, dict[int, int]] = {
+    "ESRGAN": {2: 4600, 4: 8000},
+    "DAT": {2: 6000, 4: 12500},
+    "Compact": {2: 1200, 4: 1600},
+}
+#: The same for RRDBNet run by :class:`StripedUpsampler`: 0.9-1.5 kB in bfloat16
+#: (window 384-640 px), 4.3 kB in float32 at 256 px (of which a fixed ~0.5 GB).
+_STRIPED_ACTIVATION_BYTES = {2: 1200, 4: 3000}
+#: Activation memory one CPU forward pass may use: Real-ESRGAN's 256 px tile with
+#: 32 px of context took this much in float32 (NCHW) before. In bfloat16, channels_last
+#: and with the striped upsampler the same memory holds a 1024 x 1024 window.
+CPU_TILE_MEMORY = 1.3 * 2**30
+#: Share of the free GPU memory one batch of windows may use.
+CUDA_MEMORY_SHARE = 0.5
+#: At most this many tiles per forward pass on a GPU.
+CUDA_MAX_BATCH = 16
+
+
+@dataclass(frozen=True)
+class ExecutionPlan:
+    """How to run one network on one device (see :func:`execution_plan`).
+
+    Attributes:
+        device: where the network runs.
+        dtype: the compute dtype; anything but float32 runs under ``torch.autocast``.
+        channels_last: feed NHWC-strided tensors (the weights are stored likewise).
+        max_window: the largest tile window (core plus context, an area in input
+            pixels) for :func:`inference.tiling.balanced_tile`, or None: use the
+            model's fixed tile size.
+        batch: tiles per forward pass (1 on the CPU).
+        uniform: windows of one size, so that whole batches form (GPU).
+        forward: what to call instead of the network (same input, output and
+            values, less memory: :class:`StripedUpsampler`), or None.
+    """
+
+    device: torch.device
+    dtype: torch.dtype
+    channels_last: bool
+    max_window: int | None
+    batch: int
+    uniform: bool
+    forward: Callable[[torch.Tensor], torch.Tensor] | None = field(default=None, compare=False)
+
+
+class StripedUpsampler:
+    """Run a spandrel RRDBNet (ESRGAN, Real-ESRGAN) with its upsampling tail in horizontal strips.
+
+    The trunk (23 RRDB blocks at input resolution, 93% of the FLOPs) runs on the whole
+    window; the tail (nearest x2, conv, nearest x2, conv, conv, conv: 64 channels at
+    up to 4x the resolution, the bulk of the memory) runs on strips of about
+    ``strip_pixels`` input pixels with the rows of context its convolutions need
+    (:attr:`halo`, 2 for x4plus), so the output is exactly the unstriped output while
+    the peak activation memory drops from about 4.4 to 1.0-1.5 kB per input pixel in
+    bfloat16. That lets the CPU run 1024 x 1024 windows where 550 x 550 fit before,
+    and every tile spends proportionally less on recomputed context.
+
+    Calling it maps (N, 3, H, W) in [0, 1] to (N, 3, H*scale, W*scale) clamped to
+    [0, 1] like the descriptor; any dtype/autocast the descriptor accepts.
+    """
+
+    def __init__(self, descriptor: spandrel.ImageModelDescriptor, strip_pixels: int = 32768) -> None:
+        layers = descriptor.model.model
+        self.descriptor = descriptor
+        self.head, self.tail = layers[:2], layers[2:]
+        self.scale = descriptor.scale
+        self.strip_pixels = strip_pixels
+        need = 0  # rows of context, walking back from the output to the trunk's resolution
+        for layer in reversed(list(self.tail)):
+            if isinstance(layer, torch.nn.Conv2d):
+                need += layer.kernel_size[0] // 2
+            elif isinstance(layer, torch.nn.Upsample):
+                need = -(-need // int(layer.scale_factor))
+        self.halo = need
+
+    @staticmethod
+    def supports(network: object) -> bool:
+        """Whether ``network`` is an RRDBNet descriptor of the layout this class expects."""
+        model = getattr(network, "model", None)
+        layers = getattr(model, "model", None)
+        if architecture(network) != "ESRGAN" or getattr(model, "shuffle_factor", 1) or layers is None:
+            return False
+        if not isinstance(layers, torch.nn.Sequential) or len(layers) < 3:
+            return False
+        upscale = 1
+        for layer in list(layers)[2:]:
+            if isinstance(layer, torch.nn.Upsample):
+                if layer.mode != "nearest" or not float(layer.scale_factor).is_integer():
+                    return False
+                upscale *= int(layer.scale_factor)
+            elif isinstance(layer, torch.nn.Conv2d):
+                k = layer.kernel_size
+                if k[0] != k[1] or k[0] % 2 == 0 or layer.stride != (1, 1) or layer.dilation != (1, 1):
+                    return False
+                if layer.padding != (k[0] // 2, k[0] // 2) or layer.padding_mode != "zeros":
+                    return False
+            elif not isinstance(layer, torch.nn.LeakyReLU | torch.nn.ReLU):
+                return False
+        return upscale == getattr(network, "scale", None)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        n, _, height, width = x.shape
+        minimum = self.descriptor.size_requirements.minimum
+        if height < minimum or width < minimum:
+            return self.descriptor(x)  # it pads
+        features = self.head(x)
+        rows = max(1, -(-self.strip_pixels // width))
+        if rows >= height:
+            return self.tail(features).clamp_(0, 1)
+        s, out = self.scale, None
+        for r0 in range(0, height, rows):
+            r1 = min(r0 + rows, height)
+            lo, hi = max(r0 - self.halo, 0), min(r1 + self.halo, height)
+            y = self.tail(features[:, :, lo:hi])
+            if out is None:
+                shape = (n, y.shape[1], height * s, width * s)
+                out = torch.empty(shape, dtype=y.dtype, device=y.device, memory_format=torch.channels_last)
+            out[:, :, r0 * s : r1 * s] = y[:, :, (r0 - lo) * s : (r1 - lo) * s]
+        assert out is not None
+        return out.clamp_(0, 1)
+
+
+def _activation_bytes(network: object, dtype: torch.dtype, striped: bool = False) -> int | None:
+    """Bytes of activations per input pixel of a window (:data:`_ACTIVATION_BYTES`), None if unknown."""
+    table = _STRIPED_ACTIVATION_BYTES if striped else _ACTIVATION_BYTES.get(architecture(network))
+    if table is None:
+        return None
+    return table[2 if dtype in (torch.float16, torch.bfloat16) else 4]
+
+
+def execution_plan(
+    network: object,
+    device: torch.device,
+    precision: str | None = None,
+    *,
+    tile: int = 256,
+    overlap: int = 32,
+) -> ExecutionPlan:
+    """Pick the dtype, memory layout, tile budget and batching for ``network`` on ``device``.
+
+    Args:
+        network: a :func:`load_network` descriptor; anything else (a stand-in
+            function) gets no channels_last and fixed tiles, and its
+            ``supports_half``/``supports_bfloat16`` are read if present.
+        device: where it runs.
+        precision: see :func:`compute_dtype`.
+        tile: the tile size (input pixels) on a GPU, and the fallback on the CPU.
+        overlap: context (input pixels) on each side of a tile.
+
+    CPU: one tile per forward pass, windows as large as :data:`CPU_TILE_MEMORY`
+    allows (the context around each tile is recomputed work, so fewer, larger tiles
+    are faster). CUDA: float16, uniform ``tile + 2 * overlap`` windows, as many per
+    pass as :data:`CUDA_MEMORY_SHARE` of the free GPU memory holds (at most
+    :data:`CUDA_MAX_BATCH`). CUDA is queried only when ``device`` is a CUDA device.
+    RRDBNets run through :class:`StripedUpsampler` (``forward``) on every device.
+
+    Raises:
+        ValueError: unknown precision.
+    """
+    dtype = compute_dtype(
+        device,
+        precision,
+        supports_half=bool(getattr(network, "supports_half", True)),
+        supports_bfloat16=bool(getattr(network, "supports_bfloat16", True)),
+    )
+    channels_last = prefers_channels_last(network)
+    striped = StripedUpsampler.supports(network)
+    forward = StripedUpsampler(network) if striped else None
+    per_pixel = _activation_bytes(network, dtype, striped)
+    if device.type != "cuda":
+        max_window = int(CPU_TILE_MEMORY // per_pixel) if per_pixel else None
+        return ExecutionPlan(device, dtype, channels_last, max_window, batch=1, uniform=False, forward=forward)
+    window = (tile + 2 * overlap) ** 2
+    free, _total = torch.cuda.mem_get_info(device)
+    per_item = window * (per_pixel or max(_ACTIVATION_BYTES["DAT"].values()))
+    batch = int(min(CUDA_MAX_BATCH, max(1, CUDA_MEMORY_SHARE * free // per_item)))
+    return ExecutionPlan(device, dtype, channels_last, window, batch=batch, uniform=True, forward=forward)

@@ -1,0 +1,216 @@
+"""From a request's options to what will run: output size, model, and the chain of network passes.
+
+Plain arithmetic, no PyTorch: the API validates requests with it before anything is
+queued, the ``upscale`` command with the same rules, and the pipeline plans its passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from inference.auto import AutoChoice
+from inference.catalog import AUTO, MODEL_CHOICES, get_spec
+
+#: The largest target side in pixels a request may name.
+MAX_TARGET_SIDE = 16384
+#: Scale factor when a request gives neither a scale factor nor a target size.
+DEFAULT_SCALE_FACTOR = 2
+
+
+class SizeError(ValueError):
+    """A request's options are impossible; ``field`` names the request field to blame, the message says why."""
+
+    def __init__(self, message: str, field: str = "scale_factor") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def output_size(
+    size: tuple[int, int],
+    *,
+    scale_factor: int | None = None,
+    target_width: int | None = None,
+    target_height: int | None = None,
+    max_scale: int,
+) -> tuple[int, int]:
+    """The output (width, height) in pixels for an input of ``size`` = (width, height) pixels.
+
+    Either ``scale_factor`` or one or both target sides are given (neither: x2); a
+    missing side follows the input's aspect ratio. The target must not be smaller than
+    the input on either side, must be larger on at least one, and at most
+    ``max_scale`` times the input on each side.
+
+    Raises:
+        SizeError: the combination is invalid or unreachable.
+    """
+    width, height = size
+    if scale_factor is not None:
+        if target_width is not None or target_height is not None:
+            raise SizeError("Give either scale_factor or target_width/target_height, not both.")
+        if scale_factor > max_scale:
+            raise SizeError(f"The scale factor may be at most {max_scale}.")
+        if scale_factor < 2:
+            raise SizeError(f"scale_factor must be between 2 and {max_scale}.")
+        return width * scale_factor, height * scale_factor
+    if target_width is None and target_height is None:
+        return width * DEFAULT_SCALE_FACTOR, height * DEFAULT_SCALE_FACTOR
+    sides = {"target_width": target_width, "target_height": target_height}
+    given = [name for name, value in sides.items() if value is not None]
+    for name in given:
+        value = sides[name]
+        if value is None or not 1 <= value <= MAX_TARGET_SIDE:
+            raise SizeError(f"{name} must be between 1 and {MAX_TARGET_SIDE}.", name)
+
+    def blame(width_bad: bool, height_bad: bool) -> str:
+        # The offending side if the user gave it, else the side the user gave.
+        return "target_height" if height_bad and not width_bad and "target_height" in given else given[0]
+
+    if target_width is None:
+        assert target_height is not None
+        target_width = max(1, round(width * target_height / height))
+    if target_height is None:
+        target_height = max(1, round(height * target_width / width))
+    if max(target_width, target_height) > MAX_TARGET_SIDE:
+        raise SizeError(
+            f"The target {target_width}x{target_height} is more than {MAX_TARGET_SIDE} pixels on a side.",
+            blame(target_width > MAX_TARGET_SIDE, target_height > MAX_TARGET_SIDE),
+        )
+    if target_width < width or target_height < height or (target_width, target_height) == (width, height):
+        raise SizeError(
+            f"The target {target_width}x{target_height} must be larger than the original {width}x{height}.",
+            blame(target_width < width, target_height < height),
+        )
+    if target_width > width * max_scale or target_height > height * max_scale:
+        raise SizeError(
+            f"The target {target_width}x{target_height} is more than {max_scale}x the original {width}x{height}.",
+            blame(target_width > width * max_scale, target_height > height * max_scale),
+        )
+    return target_width, target_height
+
+
+def scale_of(source: tuple[int, int], output: tuple[int, int]) -> float:
+    """The upscaling factor from ``source`` to ``output`` (both (width, height)): the larger of the two sides'."""
+    return max(output[0] / source[0], output[1] / source[1])
+
+
+def plan_passes(native_scales: tuple[int, ...], factor: float) -> list[int]:
+    """The chain of native network scales whose product first reaches ``factor``.
+
+    Prefers the smallest native scale that covers what is left (so x2 with a x2/x3/x4
+    model is one x2 pass) and chains the largest one otherwise (x8 with a x4 model is
+    x4 then x2 or x4). The result is then resampled to the exact size.
+    """
+    passes: list[int] = []
+    reached = 1
+    while reached < factor - 1e-9 or not passes:
+        remaining = factor / reached
+        covering = [s for s in sorted(native_scales) if s >= remaining - 1e-9]
+        step = covering[0] if covering else max(native_scales)
+        passes.append(step)
+        reached *= step
+    return passes
+
+
+@dataclass(frozen=True)
+class UpscaleOptions:
+    """What a request resolves to: the output size and the model that will run.
+
+    Attributes:
+        source_size: the input's (width, height) in pixels, orientation applied.
+        size: the output's (width, height) in pixels.
+        scale_factor: the scale factor asked for, the default one when the request
+            named no size, or None when it named a target size.
+        model: the model asked for (may be ``"auto"``).
+        model_used: the model that runs (``"auto"`` resolved).
+        model_reason: why ``"auto"`` chose ``model_used``; empty otherwise.
+        max_quality: run the self-ensemble (``precise`` only).
+    """
+
+    source_size: tuple[int, int]
+    size: tuple[int, int]
+    scale_factor: int | None
+    model: str
+    model_used: str
+    model_reason: str
+    max_quality: bool
+
+    @property
+    def factor(self) -> float:
+        """The upscaling factor: the larger of the two sides' (what a plan's maximum scale limits)."""
+        return scale_of(self.source_size, self.size)
+
+    @property
+    def megapixels(self) -> float:
+        """Output megapixels (10^6 pixels)."""
+        return self.size[0] * self.size[1] / 1e6
+
+    @property
+    def scale_chain(self) -> list[int]:
+        """The native network passes that will run, e.g. ``[4, 4]`` for x16 with a x4 model."""
+        return plan_passes(get_spec(self.model_used).scales, self.factor)
+
+
+def resolve_options(
+    source_size: tuple[int, int],
+    *,
+    scale_factor: int | None = None,
+    target_width: int | None = None,
+    target_height: int | None = None,
+    model: str,
+    max_quality: bool = False,
+    max_scale: int,
+    max_output_pixels: int | None = None,
+    choose_auto: Callable[[], AutoChoice] | None = None,
+) -> UpscaleOptions:
+    """Resolve a request's options for an input of ``source_size`` = (width, height) pixels.
+
+    The one home of the rules that the API, the ``upscale`` command and the worker share:
+    the output size (:func:`output_size`), its megapixel cap, the default scale factor,
+    the model ``"auto"`` picks, and ``max_quality`` being for ``precise`` only.
+
+    Args:
+        model: a name in :data:`inference.catalog.MODEL_CHOICES`.
+        max_scale: the largest scale factor allowed here (at most
+            :data:`inference.catalog.MAX_SCALE_FACTOR`).
+        max_output_pixels: the largest output width x height; None for no cap.
+        choose_auto: called only for ``model="auto"`` to pick the model, e.g. a
+            decoded image's :meth:`inference.imageio.SourceImage.auto_choice`.
+
+    Raises:
+        SizeError: impossible options; ``field`` names the request field to blame.
+    """
+    if model not in MODEL_CHOICES:
+        raise SizeError(f"Unknown model {model!r}; choose one of {', '.join(MODEL_CHOICES)}.", "model")
+    targeted = target_width is not None or target_height is not None
+    size = output_size(
+        source_size,
+        scale_factor=scale_factor,
+        target_width=target_width,
+        target_height=target_height,
+        max_scale=max_scale,
+    )
+    if max_output_pixels is not None and size[0] * size[1] > max_output_pixels:
+        raise SizeError(
+            f"The output would be {size[0]}x{size[1]} ({size[0] * size[1] / 1e6:.1f} MP); "
+            f"the limit is {max_output_pixels / 1e6:g} MP.",
+            "target_width" if targeted else "scale_factor",
+        )
+    if model == AUTO:
+        if choose_auto is None:
+            raise SizeError("The auto model needs the image to choose from.", "model")
+        choice = choose_auto()
+        model_used, reason = choice.model, choice.reason
+    else:
+        model_used, reason = model, ""
+    if max_quality and model_used != "precise":
+        raise SizeError("max_quality is only available with the precise model.", "max_quality")
+    return UpscaleOptions(
+        source_size=source_size,
+        size=size,
+        scale_factor=None if targeted else (scale_factor or DEFAULT_SCALE_FACTOR),
+        model=model,
+        model_used=model_used,
+        model_reason=reason,
+        max_quality=max_quality,
+    )
