@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from allauth.account.internal.flows.email_verification import send_verification_email_to_address
 from allauth.account.models import EmailAddress
 from allauth.account.utils import setup_user_email
@@ -15,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Ability, ApiToken, User
+from accounts.models import Ability, ApiToken, User, Workspace
 from accounts.serializers import (
     LoginSerializer,
     RegisterSerializer,
@@ -24,20 +27,24 @@ from accounts.serializers import (
     UserSerializer,
     WorkspaceSerializer,
 )
-from billing.models import Plan
-from billing.quota import limits_for
 from upscaler_site.api import ok
 
+#: Keys that apps above accounts add to the profile (``GET /api/user``, register, login): each
+#: function gets the token's workspace and returns JSON data. billing adds ``plan`` in its
+#: ``AppConfig.ready``, so accounts imports nothing of the apps that build on it.
+PROFILE_SECTIONS: dict[str, Callable[[Workspace], Any]] = {}
 
-def user_payload(user: User, token: ApiToken | None = None) -> dict:
-    """The profile: the user, the workspace the token acts on, and every workspace they belong to."""
-    data = UserSerializer(user).data
+
+def user_payload(user: User, token: ApiToken) -> dict[str, Any]:
+    """The profile: the user, the workspace the token acts on, every workspace they belong to, and
+    the :data:`PROFILE_SECTIONS` of the token's workspace."""
+    data = dict(UserSerializer(user).data)
     context = {"user": user}
-    data["workspace"] = WorkspaceSerializer(token.workspace, context=context).data if token else None
+    data["workspace"] = WorkspaceSerializer(token.workspace, context=context).data
     data["workspaces"] = WorkspaceSerializer(user.workspaces.order_by("-personal", "name"), many=True,
                                              context=context).data  # fmt: skip
-    plan = limits_for(token.workspace).plan if token else Plan.free()
-    data["plan"] = {"id": plan.pk, "name": plan.name, "slug": plan.slug}
+    for key, section in PROFILE_SECTIONS.items():
+        data[key] = section(token.workspace)
     return data
 
 

@@ -1,4 +1,4 @@
-"""API authentication: workspace tokens, and the dashboard's session.
+"""Who is calling the API: a workspace token, or the dashboard's session; resolved once per request.
 
 Kept apart from views: DRF imports it while building APIView.
 """
@@ -7,11 +7,39 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rest_framework.authentication import BaseAuthentication, SessionAuthentication, get_authorization_header
+from django.http import HttpRequest
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
-from accounts.models import Ability, ApiToken, Membership, User, Workspace
+from accounts.models import TOKEN_SCHEME, Ability, ApiToken, InvalidToken, Membership, User, Workspace
+
+# Where request_token() keeps its answer (a token, None, or the InvalidToken) for the rest of the request.
+_REQUEST_TOKEN = "_api_token"
+
+
+def request_token(request: HttpRequest) -> ApiToken | None:
+    """The usable API token of ``request``'s ``Authorization`` header, or None when it sends none.
+
+    Looked up once per request (:meth:`ApiToken.objects.authenticate
+    <accounts.models.ApiTokenQuerySet.authenticate>`) and remembered on it: the rate
+    limiter's middleware asks first, API authentication asks again for free.
+
+    Raises:
+        InvalidToken: the header names a token that cannot be used (every time it is asked).
+    """
+    if not hasattr(request, _REQUEST_TOKEN):
+        try:
+            found: ApiToken | InvalidToken | None = ApiToken.objects.authenticate(
+                request.META.get("HTTP_AUTHORIZATION", "")
+            )
+        except InvalidToken as exc:
+            found = exc
+        setattr(request, _REQUEST_TOKEN, found)
+    found = getattr(request, _REQUEST_TOKEN)
+    if isinstance(found, InvalidToken):
+        raise found
+    return found
 
 
 class ApiTokenAuthentication(BaseAuthentication):
@@ -22,28 +50,15 @@ class ApiTokenAuthentication(BaseAuthentication):
     expired tokens, inactive users and users no longer in the token's workspace get 401.
     """
 
-    keyword = "Bearer"
-
     def authenticate(self, request: Request) -> tuple[User, ApiToken] | None:
-        parts = get_authorization_header(request).split()
-        if not parts or parts[0].lower() != self.keyword.lower().encode():
-            return None
-        if len(parts) != 2:
-            raise AuthenticationFailed("Invalid Authorization header: use 'Bearer <token>'.")
-        token = ApiToken.from_key(parts[1].decode("latin-1"))
-        if token is None or token.revoked_at is not None:
-            raise AuthenticationFailed("Invalid token.")
-        if token.is_expired:
-            raise AuthenticationFailed("The token has expired.")
-        if not token.user.is_active:
-            raise AuthenticationFailed("The account is deactivated.")
-        if not Membership.objects.filter(workspace_id=token.workspace_id, user_id=token.user_id).exists():
-            raise AuthenticationFailed("Invalid token.")
-        token.touch()
-        return token.user, token
+        try:
+            token = request_token(request._request)
+        except InvalidToken as exc:
+            raise AuthenticationFailed(str(exc)) from None
+        return None if token is None else (token.user, token)
 
     def authenticate_header(self, request: Request) -> str:
-        return self.keyword
+        return TOKEN_SCHEME
 
 
 # What the dashboard does through the API: upload, read and delete images and batches.

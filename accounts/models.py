@@ -83,6 +83,10 @@ class User(AbstractUser):
         """This user's role in ``workspace``, or None if not a member."""
         return Membership.objects.filter(workspace=workspace, user=self).values_list("role", flat=True).first()
 
+    def manages(self, workspace: Workspace) -> bool:
+        """Whether this user is an owner or admin of ``workspace`` (:attr:`Membership.MANAGERS`)."""
+        return self.role_in(workspace) in Membership.MANAGERS
+
 
 class Workspace(models.Model):
     """A tenant: it owns images, tokens, the plan and the usage. Users join it through memberships."""
@@ -133,6 +137,9 @@ class Membership(models.Model):
         ADMIN = "admin"
         MEMBER = "member"
 
+    #: The roles that manage a workspace: its members and invitations, its plan and payment details.
+    MANAGERS = (Role.OWNER, Role.ADMIN)
+
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
@@ -151,9 +158,9 @@ class Membership(models.Model):
         return f"{self.user} ({self.role}) in {self.workspace}"
 
     @property
-    def can_manage_members(self) -> bool:
-        """Owners and admins invite and remove members; only the owner changes roles."""
-        return self.role in (self.Role.OWNER, self.Role.ADMIN)
+    def is_manager(self) -> bool:
+        """Owners and admins manage the workspace (members, invitations, billing); only the owner changes roles."""
+        return self.role in self.MANAGERS
 
 
 def _invitation_key() -> str:
@@ -230,6 +237,14 @@ def hash_token(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+#: The ``Authorization`` scheme of API tokens.
+TOKEN_SCHEME = "Bearer"
+
+
+class InvalidToken(Exception):
+    """An ``Authorization`` header names an API token that cannot be used; the message says why, for the client."""
+
+
 class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
     def active(self) -> ApiTokenQuerySet:
         now = timezone.now()
@@ -237,6 +252,34 @@ class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
 
     def revoke(self) -> int:
         return self.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+    def authenticate(self, header: str) -> ApiToken | None:
+        """The usable token an ``Authorization`` header value carries (``Bearer <token>``).
+
+        The one token lookup of the service: API authentication and the rate limiter both
+        go through it (once per request: :func:`accounts.authentication.request_token`).
+        Returns None when the header is not a token scheme at all (empty, or ``Basic …``).
+
+        Raises:
+            InvalidToken: a malformed header, an unknown, revoked or expired token, a
+                deactivated user, or a user no longer in the token's workspace.
+        """
+        parts = header.split()
+        if not parts or parts[0].lower() != TOKEN_SCHEME.lower():
+            return None
+        if len(parts) != 2:
+            raise InvalidToken(f"Invalid Authorization header: use '{TOKEN_SCHEME} <token>'.")
+        token = self.select_related("user", "workspace").filter(key_hash=hash_token(parts[1])).first()
+        if token is None or token.revoked_at is not None:
+            raise InvalidToken("Invalid token.")
+        if token.is_expired:
+            raise InvalidToken("The token has expired.")
+        if not token.user.is_active:
+            raise InvalidToken("The account is deactivated.")
+        if not Membership.objects.filter(workspace_id=token.workspace_id, user_id=token.user_id).exists():
+            raise InvalidToken("Invalid token.")
+        token.touch()
+        return token
 
 
 class ApiToken(models.Model):
@@ -289,11 +332,6 @@ class ApiToken(models.Model):
             expires_at=expires_at,
         )
         return token, key
-
-    @classmethod
-    def from_key(cls, key: str) -> ApiToken | None:
-        """The token whose secret is ``key`` (active or not), or None."""
-        return cls.objects.select_related("user", "workspace").filter(key_hash=hash_token(key)).first()
 
     @property
     def is_expired(self) -> bool:

@@ -15,6 +15,6 @@ def create_personal_workspace(sender, instance: User, created: bool, raw: bool =
 
 @receiver(pre_delete, sender=User, dispatch_uid="accounts.delete_owned_workspaces")
 def delete_owned_workspaces(sender, instance: User, **kwargs) -> None:
-    # Their images go with them, and the files once the transaction commits (images.signals).
+    # Their images go with them, and the files once the transaction commits (images.jobs.forget).
     for workspace in instance.owned_workspaces():
         workspace.delete()

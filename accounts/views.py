@@ -1,4 +1,4 @@
-"""Server-rendered account pages: dashboard, workspaces, members, invitations, API tokens, the account.
+"""Server-rendered account pages: workspaces, members, invitations, API tokens, the account.
 
 Sign-up, login, email and password pages are allauth's. The views stay thin: the
 rules live on the models and in :mod:`accounts.workspaces`.
@@ -6,20 +6,20 @@ rules live on the models and in :mod:`accounts.workspaces`.
 
 from __future__ import annotations
 
+from allauth.account.utils import get_next_redirect_url
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import workspaces
 from accounts.forms import DeleteAccountForm, InviteForm, RoleForm, TokenForm, WorkspaceForm
 from accounts.models import Ability, ApiToken, Invitation, Membership, User, Workspace
-from billing.quota import usage_for
 
 # Session key holding a just-created token's secret until the tokens page shows it once.
 NEW_TOKEN_SESSION_KEY = "new_api_token"
@@ -28,26 +28,12 @@ NEW_TOKEN_SESSION_KEY = "new_api_token"
 def _manager(request: HttpRequest, workspace: Workspace) -> Membership:
     """The request user's membership of ``workspace``; 403 unless they may manage its members."""
     membership = workspaces.membership_of(request.user, workspace)
-    if membership is None or not membership.can_manage_members:
+    if membership is None or not membership.is_manager:
         raise PermissionDenied("Only the owner and admins manage the members of a workspace.")
     return membership
 
 
-# --- Dashboard and workspaces ---------------------------------------------------------------------
-
-
-@login_required
-@require_GET
-def dashboard(request: HttpRequest) -> HttpResponse:
-    """The landing page after login: the current workspace at a glance."""
-    workspace = workspaces.current_workspace(request)
-    context = {
-        "workspace": workspace,
-        "role": request.user.role_in(workspace),
-        "image_count": workspace.images.count(),
-        "usage": usage_for(workspace),
-    }
-    return render(request, "accounts/dashboard.html", context)
+# --- Workspaces ---------------------------------------------------------------------
 
 
 @login_required
@@ -61,10 +47,7 @@ def workspace_switch(request: HttpRequest) -> HttpResponse:
     workspace = get_object_or_404(request.user.workspaces, pk=workspace_id)
     workspaces.set_current_workspace(request, workspace)
     messages.success(request, f"You are now working in {workspace.name}.")
-    next_url = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return redirect(next_url)
-    return redirect("dashboard")
+    return redirect(get_next_redirect_url(request) or settings.LOGIN_REDIRECT_URL)
 
 
 @login_required
@@ -76,7 +59,7 @@ def workspace_create(request: HttpRequest) -> HttpResponse:
         workspace = Workspace.create_for(request.user, form.cleaned_data["name"])
         workspaces.set_current_workspace(request, workspace)
         messages.success(request, f"Workspace {workspace.name} created. You are its owner.")
-        return redirect("dashboard")
+        return redirect(settings.LOGIN_REDIRECT_URL)
     return render(request, "accounts/workspace_new.html", {"form": form})
 
 
@@ -104,7 +87,7 @@ def _members_page(request: HttpRequest, invite_form: InviteForm | None = None, s
         "actor": actor,
         "members": members,
         "invite_form": invite_form,
-        "invitations": workspaces.pending_invitations(workspace) if actor.can_manage_members else [],
+        "invitations": workspaces.pending_invitations(workspace) if actor.is_manager else [],
     }
     return render(request, "accounts/members.html", context, status=status)
 
@@ -128,7 +111,7 @@ def member_invite(request: HttpRequest) -> HttpResponse:
     invitation = workspaces.invite(workspace, request.user, form.cleaned_data["email"], form.cleaned_data["role"])
     workspaces.send_invitation(request, invitation)
     messages.success(request, f"Invitation sent to {invitation.email}.")
-    return redirect("workspace_members")
+    return redirect("accounts_web:workspace_members")
 
 
 @login_required
@@ -143,10 +126,10 @@ def member_role(request: HttpRequest, user_id: int) -> HttpResponse:
     form = RoleForm(request.POST, prefix=f"m{user_id}")
     if not form.is_valid():
         messages.error(request, "Choose admin or member.")
-        return redirect("workspace_members")
+        return redirect("accounts_web:workspace_members")
     workspaces.change_role(target, form.cleaned_data["role"])
     messages.success(request, f"{target.user.email} is now {target.get_role_display().lower()}.")
-    return redirect("workspace_members")
+    return redirect("accounts_web:workspace_members")
 
 
 @login_required
@@ -160,7 +143,7 @@ def member_remove(request: HttpRequest, user_id: int) -> HttpResponse:
         raise PermissionDenied("You cannot remove this member.")
     workspace.remove_member(target.user)
     messages.success(request, f"{target.user.email} was removed from {workspace.name}.")
-    return redirect("workspace_members")
+    return redirect("accounts_web:workspace_members")
 
 
 @login_required
@@ -172,7 +155,7 @@ def invitation_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     invitation = get_object_or_404(workspaces.pending_invitations(workspace), pk=pk)
     invitation.delete()
     messages.success(request, f"The invitation to {invitation.email} was cancelled.")
-    return redirect("workspace_members")
+    return redirect("accounts_web:workspace_members")
 
 
 @login_required
@@ -190,7 +173,7 @@ def invitation_accept(request: HttpRequest, key: str) -> HttpResponse:
             workspaces.set_current_workspace(request, membership.workspace)
             role = membership.get_role_display().lower()
             messages.success(request, f"You joined {membership.workspace.name} as {role}.")
-            return redirect("dashboard")
+            return redirect(settings.LOGIN_REDIRECT_URL)
     status = 200
     if problem:
         status = 404 if invitation is None else 400 if request.method == "POST" else 200
@@ -218,7 +201,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
         token, key = ApiToken.issue(request.user, workspace, data["name"], data["abilities"], expires_at=expires_at)
         request.session[NEW_TOKEN_SESSION_KEY] = {"id": token.pk, "name": token.name, "key": key}
         messages.success(request, f"Token {token.name} created.")
-        return redirect("tokens")
+        return redirect("accounts_web:tokens")
     context = {
         "workspace": workspace,
         "tokens": request.user.api_tokens.active().filter(workspace=workspace),
@@ -237,7 +220,7 @@ def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     token = get_object_or_404(request.user.api_tokens.active(), pk=pk, workspace=workspace)
     token.revoke()
     messages.success(request, f"Token {token.name} revoked.")
-    return redirect("tokens")
+    return redirect("accounts_web:tokens")
 
 
 # --- The account ------------------------------------------------------------------------------------------

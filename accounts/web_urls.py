@@ -1,15 +1,12 @@
-"""URLs of the server-rendered account pages.
-
-No ``app_name``: ``LOGIN_REDIRECT_URL`` is the bare name ``"dashboard"``, so these
-names are global (none starts with allauth's ``account_`` prefix).
-"""
+"""URLs of the server-rendered account pages (allauth's own pages are under ``accounts/``)."""
 
 from django.urls import path
 
 from accounts import views
 
+app_name = "accounts_web"
+
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
     path("workspaces/switch", views.workspace_switch, name="workspace_switch"),
     path("workspaces/new", views.workspace_create, name="workspace_create"),
     path("workspace/members", views.workspace_members, name="workspace_members"),

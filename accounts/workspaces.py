@@ -107,7 +107,7 @@ def can_change_role(actor: Membership, target: Membership) -> bool:
 
 def can_remove(actor: Membership, target: Membership) -> bool:
     """Nobody removes the owner; the owner removes anyone else; an admin removes plain members only."""
-    if target.role == Role.OWNER or not actor.can_manage_members:
+    if target.role == Role.OWNER or not actor.is_manager:
         return False
     return actor.role == Role.OWNER or target.role == Role.MEMBER
 
@@ -159,7 +159,7 @@ def send_invitation(request: HttpRequest, invitation: Invitation) -> None:
         "invitation": invitation,
         "workspace": invitation.workspace,
         "inviter": invitation.invited_by,
-        "accept_url": request.build_absolute_uri(reverse("invitation_accept", args=[invitation.key])),
+        "accept_url": request.build_absolute_uri(reverse("accounts_web:invitation_accept", args=[invitation.key])),
         "valid_days": Invitation.VALID_FOR.days,
     }
     subject = render_to_string("accounts/email/invitation_subject.txt", context, request=request)
@@ -195,6 +195,6 @@ def delete_account(user: User) -> None:
 
     Workspaces where they are only an admin or a member lose the membership and
     keep everything else. Image files leave storage once the transaction commits
-    (see :mod:`images.signals`).
+    (see :func:`images.jobs.forget`).
     """
     user.delete()  # owned workspaces go first: accounts.signals

@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from batches import jobs
 from batches.models import Batch
 from images.admin import thumbnail_tag
 from images.models import Image
@@ -46,6 +47,6 @@ class BatchAdmin(admin.ModelAdmin):
     @admin.action(description="Cancel the selected unfinished batches")
     def cancel(self, request: HttpRequest, queryset: QuerySet[Batch]) -> None:
         batches = [batch for batch in queryset if not batch.is_finished]
-        images = sum(batch.cancel() for batch in batches)
+        images = sum(jobs.cancel(batch) for batch in batches)
         self.message_user(request, f"Cancelled {len(batches)} batch(es), {images} unfinished image(s).",
                           messages.SUCCESS)  # fmt: skip

@@ -1,4 +1,8 @@
-"""A batch: up to 20 images uploaded together with the same options, tracked as one job."""
+"""A batch: up to 20 images uploaded together with the same options, tracked as one job.
+
+The conditional UPDATEs that keep its counters and status are here; :mod:`batches.jobs`
+decides when they run.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,20 @@ import uuid
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import models
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
+from accounts.models import Workspace
+
 if TYPE_CHECKING:
     from images.models import Image
+
+
+class BatchQuerySet(models.QuerySet["Batch"]):
+    def in_workspace(self, workspace: Workspace) -> BatchQuerySet:
+        """The batches of ``workspace``: every batch query of the API and the pages goes through here."""
+        return self.filter(workspace=workspace)
 
 
 class Batch(models.Model):
@@ -55,6 +67,8 @@ class Batch(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
+    objects = BatchQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["workspace", "-created_at"])]
@@ -79,7 +93,7 @@ class Batch(models.Model):
         """The batch's images, oldest first; sorted in Python so a ``prefetch_related("images")`` serves it."""
         return sorted(self.images.all(), key=lambda image: image.created_at)
 
-    # --- state changes, called by images.models.Image inside its own transitions -------------------
+    # --- state changes: conditional UPDATEs, run by batches.jobs in the image's own transaction ---------
 
     @classmethod
     def mark_processing(cls, batch_id: uuid.UUID) -> None:
@@ -89,56 +103,54 @@ class Batch(models.Model):
         )
 
     @classmethod
-    def record_outcome(cls, batch_id: uuid.UUID, *, completed: bool) -> None:
+    def record_outcome(cls, batch_id: uuid.UUID, *, completed: bool) -> bool:
         """Count one image as completed or failed and, once all are done, settle the status.
 
         Call it in the transaction that changed the image, so that the count and the
         image's state commit together. The first UPDATE takes the row lock; the second
         reads the counters after it, so the last image to finish is the one that sees
-        ``done == total``, whichever worker runs it.
+        ``done == total``, whichever worker runs it. Returns whether this settled the batch.
         """
         now = timezone.now()
         field = "completed_images" if completed else "failed_images"
         cls.objects.filter(pk=batch_id).update(**{field: F(field) + 1, "updated_at": now})
-        cls.objects.filter(pk=batch_id, status__in=cls.UNFINISHED).alias(
-            done=F("completed_images") + F("failed_images")
-        ).filter(done__gte=F("total_images")).update(
-            status=Case(
-                When(failed_images=0, then=Value(cls.Status.COMPLETED)),
-                When(completed_images=0, then=Value(cls.Status.FAILED)),
-                default=Value(cls.Status.PARTIALLY_FAILED),
-            ),
-            completed_at=now,
+        return bool(
+            cls.objects.filter(pk=batch_id, status__in=cls.UNFINISHED)
+            .alias(done=F("completed_images") + F("failed_images"))
+            .filter(done__gte=F("total_images"))
+            .update(
+                status=Case(
+                    When(failed_images=0, then=Value(cls.Status.COMPLETED)),
+                    When(completed_images=0, then=Value(cls.Status.FAILED)),
+                    default=Value(cls.Status.PARTIALLY_FAILED),
+                ),
+                completed_at=now,
+            )
         )
 
     @classmethod
-    def record_retry(cls, batch_id: uuid.UUID) -> None:
-        """Take back one failure when a failed image is queued again; the batch is unfinished again."""
-        cls.objects.filter(pk=batch_id, failed_images__gt=0).exclude(status=cls.Status.CANCELLED).update(
-            failed_images=F("failed_images") - 1,
-            status=cls.Status.PROCESSING,
-            completed_at=None,
-            updated_at=timezone.now(),
+    def record_retry(cls, batch_id: uuid.UUID) -> bool:
+        """Take back one failure when a failed image is queued again; the batch is unfinished again.
+
+        Returns False, changing nothing, when the batch was cancelled.
+        """
+        return bool(
+            cls.objects.filter(pk=batch_id, failed_images__gt=0)
+            .exclude(status=cls.Status.CANCELLED)
+            .update(
+                failed_images=F("failed_images") - 1,
+                status=cls.Status.PROCESSING,
+                completed_at=None,
+                updated_at=timezone.now(),
+            )
         )
 
-    def cancel(self) -> int:
-        """Cancel an unfinished batch: its unfinished images fail as "cancelled" and give their quota back.
-
-        A worker in the middle of one of them notices and stops (``images.tasks``);
-        one that finishes anyway finds the image failed and discards its result.
-        Returns how many images were cancelled; 0 if the batch was already finished.
-        """
-        from images.models import Image
-
-        with transaction.atomic():
-            # First, so that no image finishing meanwhile settles the batch as completed.
-            changed = Batch.objects.filter(pk=self.pk, status__in=self.UNFINISHED).update(
-                status=self.Status.CANCELLED, completed_at=timezone.now(), updated_at=timezone.now()
+    @classmethod
+    def mark_cancelled(cls, batch_id: uuid.UUID) -> bool:
+        """unfinished -> cancelled; False if the batch had already finished."""
+        now = timezone.now()
+        return bool(
+            cls.objects.filter(pk=batch_id, status__in=cls.UNFINISHED).update(
+                status=cls.Status.CANCELLED, completed_at=now, updated_at=now
             )
-            if not changed:
-                return 0
-            cancelled = 0
-            for image in Image.objects.filter(batch=self, status__in=Image.UNFINISHED):
-                cancelled += image.fail(self.CANCELLED_REASON)
-        self.refresh_from_db()
-        return cancelled
+        )

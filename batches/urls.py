@@ -1,11 +1,13 @@
+"""URLs of the batch API."""
+
 from django.urls import path
 
-from batches import views
+from batches import api
 
 app_name = "batches"
 
 urlpatterns = [
-    path("api/batches", views.BatchListView.as_view(), name="list"),
-    path("api/batches/<uuid:pk>", views.BatchDetailView.as_view(), name="detail"),
-    path("api/batches/<uuid:pk>/archive", views.BatchArchiveView.as_view(), name="archive"),
+    path("api/batches", api.BatchListView.as_view(), name="list"),
+    path("api/batches/<uuid:pk>", api.BatchDetailView.as_view(), name="detail"),
+    path("api/batches/<uuid:pk>/archive", api.BatchArchiveView.as_view(), name="archive"),
 ]

@@ -1,137 +1,100 @@
-"""The batch API: upload up to 20 images at once, follow them, cancel or delete, download a ZIP.
+"""The dashboard's batch pages: the batches tab of the history, a batch's images with live progress,
+the ZIP, cancel or delete; and the batches' part of the live status (:func:`statuses`).
 
-Thin views over :mod:`batches.models` and :mod:`batches.serializers`; quota and plan
-checks are billing's (:mod:`billing.api`).
+Thin views over :mod:`batches.jobs` and :mod:`batches.models`, scoped to the session's
+current workspace (another workspace's batch is 404).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import PurePosixPath
+import uuid
+from typing import Any
 
-from django.db import transaction
-from django.http import StreamingHttpResponse
-from django.shortcuts import get_object_or_404
-from rest_framework import status
-from rest_framework.exceptions import ParseError, PermissionDenied
-from rest_framework.request import Request
-from rest_framework.response import Response
-from rest_framework.views import APIView
-from zipstream import ZipStream
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
 
-from accounts.models import Ability
-from accounts.permissions import request_workspace
+from accounts.models import Workspace
+from accounts.workspaces import current_workspace
+from batches import jobs
 from batches.models import Batch
-from batches.serializers import BatchRequest, BatchSerializer
-from billing.api import QuotaHeadersMixin, check_scale, plan_limits, reserve_or_deny
-from images.models import Image
-from images.tasks import enqueue_upscale
-from upscaler_site.api import ok, paginated_by_status
-
-#: Bytes read from storage at a time while streaming an archive.
-CHUNK = 256 * 1024
+from images.views import render_history
 
 
-def workspace_batches(request: Request):
-    """Every batch query of the API goes through the request's workspace."""
-    return Batch.objects.filter(workspace=request_workspace(request)).prefetch_related("images")
+def _batch_or_404(request: HttpRequest, pk: uuid.UUID) -> Batch:
+    return get_object_or_404(Batch.objects.in_workspace(current_workspace(request)), pk=pk)
 
 
-class BatchListView(QuotaHeadersMixin, APIView):
-    """``GET /api/batches`` lists the workspace's batches; ``POST`` uploads a new one (202)."""
-
-    required_abilities = {"GET": Ability.IMAGES_READ, "POST": Ability.IMAGES_WRITE}
-
-    def get(self, request: Request) -> Response:
-        return paginated_by_status(request, self, workspace_batches(request), BatchSerializer, Batch.Status.values)
-
-    def post(self, request: Request) -> Response:
-        limits = plan_limits(request)
-        if not limits.batches:
-            raise PermissionDenied(
-                f"The {limits.plan.name} plan does not include batches; upgrade to Professional or Enterprise, "
-                "or upload the images one by one."
-            )
-        batch_request = BatchRequest(request.data, request.FILES)
-        batch_request.validate()
-        check_scale(limits, batch_request.output_factor)
-        workspace = request_workspace(request)
-        with transaction.atomic():
-            # All or nothing: the whole batch must fit in what is left of the quota.
-            month = reserve_or_deny(workspace, len(batch_request.images), limits)
-            batch = batch_request.save(workspace=workspace, created_by=request.user, quota_month=month)
-            for image in batch.images.all():
-                enqueue_upscale(image)
-        batch = workspace_batches(request).get(pk=batch.pk)
-        data = BatchSerializer(batch, context={"request": request}).data
-        return ok(data, f"Batch of {batch.total_images} images accepted for upscaling.", status.HTTP_202_ACCEPTED)
+def batch_status(batch: Batch) -> dict[str, Any]:
+    """What a page needs to show a batch's progress, as JSON."""
+    return {
+        "id": str(batch.pk),
+        "name": batch.name,
+        "status": batch.status,
+        "status_text": batch.get_status_display(),
+        "finished": batch.is_finished,
+        "progress": batch.progress,
+        "total_images": batch.total_images,
+        "completed_images": batch.completed_images,
+        "failed_images": batch.failed_images,
+        "detail_url": reverse("batches_web:detail", args=[batch.pk]),
+        "archive_url": reverse("batches:archive", args=[batch.pk]) if batch.completed_images else None,
+    }
 
 
-class BatchDetailView(QuotaHeadersMixin, APIView):
-    """``GET /api/batches/{id}`` shows a batch; ``DELETE`` cancels it if unfinished, else deletes it."""
-
-    required_abilities = {"GET": Ability.IMAGES_READ, "DELETE": Ability.IMAGES_DELETE}
-
-    def get(self, request: Request, pk: str) -> Response:
-        batch = get_object_or_404(workspace_batches(request), pk=pk)
-        return ok(BatchSerializer(batch, context={"request": request}).data)
-
-    def delete(self, request: Request, pk: str) -> Response:
-        batch = get_object_or_404(workspace_batches(request), pk=pk)
-        if not batch.is_finished:
-            cancelled = batch.cancel()
-            if cancelled or batch.status == Batch.Status.CANCELLED:
-                batch = workspace_batches(request).get(pk=pk)
-                data = BatchSerializer(batch, context={"request": request}).data
-                return ok(data, f"Batch cancelled; {cancelled} unfinished image(s) will not be processed.")
-            batch.refresh_from_db()  # it finished meanwhile: delete it below
-        batch.delete()  # its images go with it, and their files after the commit (images.signals)
-        return ok(None, "Batch deleted with all its images.")
+def statuses(workspace: Workspace, ids: list[uuid.UUID]) -> dict[str, dict[str, Any]]:
+    """The live status's ``batches`` (:data:`images.views.STATUS_SECTIONS`): those of ``ids`` in ``workspace``."""
+    return {str(batch.pk): batch_status(batch) for batch in Batch.objects.in_workspace(workspace).filter(pk__in=ids)}
 
 
-def _archive_names(images: list[Image]) -> Iterator[tuple[Image, str]]:
-    """Each image with a unique file name for the archive: ``name.png``, ``name (2).png``, …"""
-    seen: dict[str, int] = {}
-    for image in images:
-        name = image.download_filename
-        count = seen.get(name.lower(), 0) + 1
-        seen[name.lower()] = count
-        if count > 1:
-            path = PurePosixPath(name)
-            name = f"{path.stem} ({count}){path.suffix}"
-        yield image, name
+@login_required
+@require_GET
+def history(request: HttpRequest) -> HttpResponse:
+    """The history's batches tab: the workspace's batches, newest first, filtered by status, paginated."""
+    batches = Batch.objects.in_workspace(current_workspace(request))
+    return render_history(request, "batches", batches, list(Batch.Status.choices))
 
 
-def _read(image: Image) -> Iterator[bytes]:
-    with image.upscaled.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            yield chunk
+@login_required
+@require_GET
+def detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """A batch: progress, each image's status and links, the archive of the results."""
+    batch = _batch_or_404(request, pk)
+    images = batch.images_in_upload_order()
+    context = {
+        "batch": batch,
+        "images": images,
+        "config": {
+            "statusUrl": reverse("images_web:status"),
+            "batchId": str(batch.pk),
+            "imageIds": [str(image.pk) for image in images],
+            "finished": batch.is_finished,
+        },
+    }
+    return render(request, "batches/detail.html", context)
 
 
-class BatchArchiveView(QuotaHeadersMixin, APIView):
-    """``GET /api/batches/{id}/archive``: a ZIP of every completed result, streamed as it is read.
+@login_required
+@require_POST
+def delete(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """``action=cancel``: stop an unfinished batch. Otherwise delete it with its images and their files.
 
-    Results are already compressed images, so they are stored, not deflated; the
-    archive's size is known up front (``Content-Length``) and nothing is built in
-    memory or on disk.
+    An unfinished batch is cancelled before it is deleted, so that its unprocessed images
+    give their quota back.
     """
-
-    required_abilities = {"GET": Ability.IMAGES_READ}
-
-    def get(self, request: Request, pk: str) -> StreamingHttpResponse:
-        batch = get_object_or_404(workspace_batches(request), pk=pk)
-        images = [
-            image
-            for image in batch.images_in_upload_order()
-            if image.status == Image.Status.COMPLETED and image.upscaled
-        ]
-        if not images:
-            raise ParseError(f"The batch is {batch.status} and has no completed images to download yet.")
-        archive = ZipStream(sized=True)
-        for image, name in _archive_names(images):
-            archive.add(_read(image), name, size=image.upscaled_size)
-        response = StreamingHttpResponse(archive, content_type="application/zip")
-        response["Content-Length"] = str(len(archive))
-        filename = PurePosixPath(batch.name or "batch").stem.replace('"', "")[:100] or "batch"
-        response["Content-Disposition"] = f'attachment; filename="{filename}_upscaled.zip"'
-        return response
+    batch = _batch_or_404(request, pk)
+    name = batch.name or "The batch"
+    if request.POST.get("action") == "cancel":
+        if jobs.cancel(batch):
+            messages.success(request, f"{name} was cancelled; its unfinished images will not be processed.")
+        else:
+            messages.info(request, f"{name} had already finished.")
+        return redirect("batches_web:detail", pk=batch.pk)
+    if not batch.is_finished:
+        jobs.cancel(batch)
+    batch.delete()  # its images go with it, and their files after the commit (images.jobs.forget)
+    messages.success(request, f"{name} was deleted with its images.")
+    return redirect("batches_web:history")

@@ -1,12 +1,13 @@
-"""URLs of the dashboard's batch page."""
+"""URLs of the dashboard's batch pages."""
 
 from django.urls import path
 
-from batches import web_views
+from batches import views
 
 app_name = "batches_web"
 
 urlpatterns = [
-    path("batches/<uuid:pk>", web_views.detail, name="detail"),
-    path("batches/<uuid:pk>/delete", web_views.delete, name="delete"),
+    path("history/batches", views.history, name="history"),
+    path("batches/<uuid:pk>", views.detail, name="detail"),
+    path("batches/<uuid:pk>/delete", views.delete, name="delete"),
 ]

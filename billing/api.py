@@ -1,68 +1,36 @@
-"""Plan limits in the API: quota checks and headers, and the usage and subscription endpoints."""
+"""The billing API: usage, the subscription, and Stripe Checkout and Billing Portal sessions."""
 
 from __future__ import annotations
 
-from datetime import date
+import logging
+from collections.abc import Callable
+from typing import Any
 
-from rest_framework.exceptions import PermissionDenied
+import stripe
+from rest_framework import status
+from rest_framework.exceptions import APIException
+from rest_framework.exceptions import PermissionDenied as ApiPermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Ability
+from accounts.models import Ability, Workspace
 from accounts.permissions import request_workspace
-from billing.models import Plan, Subscription, month_start, next_month_start
-from billing.quota import Limits, QuotaExceeded, limits_for, reserve_images, used_images
-from upscaler_site.api import ok
+from billing import checkout, stripe_sync
+from billing.models import Plan, Subscription
+from billing.quota import Limits, limits_for, usage_for
+from upscaler_site.api import ValidationFailed, ok
+
+logger = logging.getLogger(__name__)
 
 
-def plan_limits(request: Request) -> Limits:
-    """The request workspace's limits (cached on the request); 403 when its plan cannot use the API.
-
-    Raises:
-        PermissionDenied: the plan has no API access, or the subscription has expired.
-    """
-    limits = getattr(request, "_plan_limits", None)
-    if limits is None:
-        limits = limits_for(request_workspace(request))
-        request._plan_limits = limits
-    if not limits.api_access:
-        raise PermissionDenied(f"The {limits.plan.name} plan does not include API access.")
-    if limits.subscription and limits.subscription.is_expired and not limits.subscription.ends_at:
-        raise PermissionDenied("Your subscription has expired: update your payment method on the billing page.")
-    return limits
+def plan_summary(workspace: Workspace) -> dict[str, Any]:
+    """The plan ``workspace`` is on, as the profile shows it (``plan`` in ``GET /api/user``)."""
+    plan = limits_for(workspace).plan
+    return {"id": plan.pk, "name": plan.name, "slug": plan.slug}
 
 
-def check_scale(limits: Limits, factor: float) -> None:
-    """403 when the requested output is more than the plan's maximum scale factor."""
-    if factor > limits.max_scale + 1e-9:
-        raise PermissionDenied(
-            f"The {limits.plan.name} plan upscales at most {limits.max_scale}x; upgrade for larger scale factors."
-        )
-
-
-def reserve_or_deny(workspace, count: int, limits: Limits) -> date:
-    """Count images against the quota, or 403 saying how many are left and when it resets."""
-    try:
-        return reserve_images(workspace, count, limits.images_per_month)
-    except QuotaExceeded as exc:
-        raise PermissionDenied(str(exc)) from None
-
-
-class QuotaHeadersMixin:
-    """Send ``X-RateLimit-Limit`` (the monthly image quota) and ``X-RateLimit-Remaining``."""
-
-    def finalize_response(self, request: Request, response: Response, *args, **kwargs) -> Response:
-        response = super().finalize_response(request, response, *args, **kwargs)
-        if getattr(request, "auth", None) is not None and hasattr(request.auth, "workspace"):
-            limits = getattr(request, "_plan_limits", None) or limits_for(request.auth.workspace)
-            used = used_images(request.auth.workspace)
-            response["X-RateLimit-Limit"] = str(limits.images_per_month)
-            response["X-RateLimit-Remaining"] = str(max(limits.images_per_month - used, 0))
-        return response
-
-
-def plan_payload(plan: Plan, limits: Limits | None = None) -> dict:
+def plan_payload(plan: Plan, limits: Limits | None = None) -> dict[str, Any]:
     return {
         "id": plan.pk,
         "name": plan.name,
@@ -84,24 +52,21 @@ class UsageView(APIView):
     required_abilities = {"GET": Ability.USER_READ}
 
     def get(self, request: Request) -> Response:
-        workspace = request_workspace(request)
-        limits = limits_for(workspace)
-        used = used_images(workspace)
-        limit = limits.images_per_month
+        usage = usage_for(request_workspace(request))
         return ok(
             {
-                "plan": {"id": limits.plan.pk, "name": limits.plan.name, "slug": limits.plan.slug},
+                "plan": {"id": usage.plan.pk, "name": usage.plan.name, "slug": usage.plan.slug},
                 "image_uploads": {
-                    "used": used,
-                    "limit": limit,
-                    "remaining": max(limit - used, 0),
+                    "used": usage.used,
+                    "limit": usage.limit,
+                    "remaining": usage.remaining,
                     "unlimited": False,
-                    "exceeded": used >= limit,
-                    "percentage": round(100 * used / limit, 1) if limit else 100.0,
-                    "period_start": month_start().isoformat(),
-                    "resets_at": next_month_start().isoformat(),
+                    "exceeded": usage.exhausted,
+                    "percentage": usage.percentage,
+                    "period_start": usage.period_start.isoformat(),
+                    "resets_at": usage.resets_at.isoformat(),
                 },
-                "features": limits.plan.features,
+                "features": usage.plan.features,
             }
         )
 
@@ -130,3 +95,58 @@ class SubscriptionView(APIView):
                 "is_on_grace_period": sub.is_on_grace_period,
             }
         return ok({"subscription": data, "plan": plan_payload(limits.plan, limits)})
+
+
+class PaymentsUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "Payments are not configured on this server."
+
+
+class PaymentProviderError(APIException):
+    status_code = status.HTTP_502_BAD_GATEWAY
+    default_detail = "The payment provider could not be reached. Please try again."
+
+
+def _manager_workspace(request: Request) -> Workspace:
+    workspace = request_workspace(request)
+    if not request.user.manages(workspace):
+        raise ApiPermissionDenied(checkout.MANAGERS_ONLY)
+    return workspace
+
+
+def _call_stripe(func: Callable[..., str], *args: Any) -> str:
+    """Run a :mod:`billing.stripe_sync` call, turning its errors into API errors."""
+    try:
+        return func(*args)
+    except stripe_sync.PaymentsNotConfigured as exc:
+        raise PaymentsUnavailable(str(exc)) from None
+    except stripe_sync.BillingError as exc:
+        raise ValidationFailed(str(exc)) from None
+    except stripe.StripeError:
+        logger.exception("Stripe call %s failed", func.__name__)
+        raise PaymentProviderError() from None
+
+
+class CheckoutApiView(APIView):
+    """``POST /api/billing/checkout {plan: slug}``: a Stripe Checkout URL (owner or admin)."""
+
+    required_abilities = {"POST": Ability.USER_READ}
+
+    def post(self, request: Request) -> Response:
+        workspace = _manager_workspace(request)
+        slug = str(request.data.get("plan", ""))
+        if not Plan.objects.filter(slug=slug).exists():
+            raise ValidationFailed({"plan": ["Unknown plan."]})
+        url = _call_stripe(checkout.start_checkout, request._request, request.user, workspace, slug)
+        return ok({"url": url})
+
+
+class PortalApiView(APIView):
+    """``POST /api/billing/portal``: a Stripe Billing Portal URL (owner or admin)."""
+
+    required_abilities = {"POST": Ability.USER_READ}
+
+    def post(self, request: Request) -> Response:
+        workspace = _manager_workspace(request)
+        url = _call_stripe(checkout.start_portal, request._request, workspace)
+        return ok({"url": url})

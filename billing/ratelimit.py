@@ -1,16 +1,19 @@
-"""Hourly API request limits: per workspace (its plan's), and per client IP without a token.
+"""Hourly API request limits: per workspace (its plan's), and per client IP without credentials.
 
-A request with a valid token counts against the token's workspace; a dashboard request
-(a signed-in session, no ``Authorization`` header) against the session's current
-workspace; anything else against the client's IP, which allauth's adapter finds (behind
-``TRUSTED_PROXY_COUNT`` reverse proxies, in ``X-Forwarded-For``), so the API and the login
-pages agree on who a client is. The middleware therefore runs after
-``AuthenticationMiddleware``.
+Two places apply them, each where the caller is known:
 
-Fixed one-hour windows counted in the cache (Redis when ``REDIS_URL`` is set, so every
-web process shares the counts): ``add`` creates the window's counter, ``incr`` bumps it
-atomically. Over the limit the request is answered 429 with ``Retry-After`` (seconds
-until the window ends) before any view runs.
+* :class:`WorkspaceRateThrottle`, a DRF throttle, counts every API view request of a
+  token or a dashboard session against the workspace it acts on (``request.auth``);
+* :class:`AnonymousRateLimitMiddleware` counts what DRF cannot see as authenticated:
+  requests under ``/api/`` with neither a usable token nor a login session (register,
+  login, mistakes, unknown URLs), against the client's IP, which allauth's adapter
+  finds (behind ``TRUSTED_PROXY_COUNT`` reverse proxies, in ``X-Forwarded-For``), so
+  the API and the login pages agree on who a client is.
+
+Both count in fixed one-hour windows in the cache, which every web process shares
+(Redis with ``REDIS_URL``, else the database cache): ``add`` creates the window's
+counter, ``incr`` bumps it atomically. Over the limit the answer is 429 with
+``Retry-After`` (seconds until the window ends).
 """
 
 from __future__ import annotations
@@ -18,59 +21,27 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from allauth.account.adapter import get_adapter
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from rest_framework.exceptions import Throttled
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 
-from accounts.models import ApiToken, Workspace
-from accounts.workspaces import current_workspace
-from billing.quota import limits_for
+from accounts.authentication import request_token
+from accounts.models import InvalidToken, Workspace
+from billing.quota import limits_for, used_images
 from upscaler_site.api import error_body
 
 WINDOW = 3600
 PLAN_CACHE_SECONDS = 60
 
 log = logging.getLogger(__name__)
-
-
-def _workspace_rate(workspace: Workspace) -> int:
-    key = f"ratelimit:plan:{workspace.pk}"
-    return cache.get_or_set(key, lambda: limits_for(workspace).requests_per_hour, PLAN_CACHE_SECONDS)
-
-
-def _session_workspace(request: HttpRequest) -> Workspace | None:
-    """The current workspace of a signed-in dashboard session that sends no ``Authorization`` header."""
-    user = getattr(request, "user", None)
-    if "HTTP_AUTHORIZATION" in request.META or user is None or not user.is_authenticated:
-        return None
-    return current_workspace(request)
-
-
-def client_ip(request: HttpRequest) -> str:
-    """The client's IP address as allauth's adapter sees it (``TRUSTED_PROXY_COUNT``, ``TRUSTED_CLIENT_IP_HEADER``).
-
-    A request whose ``X-Forwarded-For`` has fewer addresses than the trusted proxies can
-    only come from a misconfigured deployment (or past the proxies): it is logged and
-    counted by ``REMOTE_ADDR`` rather than answered 500. No address at all gives ``""``.
-    """
-    try:
-        return get_adapter(request).get_client_ip(request)
-    except ImproperlyConfigured as exc:
-        log.error("Client IP: %s (X-Forwarded-For: %r)", exc, request.META.get("HTTP_X_FORWARDED_FOR"))
-    except PermissionDenied:  # the adapter found no address
-        pass
-    return request.META.get("REMOTE_ADDR", "")
-
-
-def _token(request: HttpRequest) -> ApiToken | None:
-    header = request.META.get("HTTP_AUTHORIZATION", "").split()
-    if len(header) != 2 or header[0].lower() != "bearer":
-        return None
-    token = ApiToken.from_key(header[1])
-    return token if token is not None and token.is_active else None
 
 
 def hit(key: str, limit: int, now: float | None = None) -> tuple[bool, int]:
@@ -87,25 +58,95 @@ def hit(key: str, limit: int, now: float | None = None) -> tuple[bool, int]:
     return count <= limit, WINDOW - int(now % WINDOW)
 
 
-class RateLimitMiddleware:
-    """Apply the hourly request limits to every ``/api/`` request."""
+def refusal(limit: int, retry_after: int, whose: str = "the") -> str:
+    """The message of a 429: whose limit, how many per hour, and when to retry."""
+    return f"Too many requests: {whose} limit is {limit} per hour. Retry in {retry_after} seconds."
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client's IP address as allauth's adapter sees it (``TRUSTED_PROXY_COUNT``, ``TRUSTED_CLIENT_IP_HEADER``).
+
+    A request whose ``X-Forwarded-For`` has fewer addresses than the trusted proxies can
+    only come from a misconfigured deployment (or past the proxies): it is logged and
+    counted by ``REMOTE_ADDR`` rather than answered 500. No address at all gives ``""``.
+    """
+    try:
+        return str(get_adapter(request).get_client_ip(request))
+    except ImproperlyConfigured as exc:
+        log.error("Client IP: %s (X-Forwarded-For: %r)", exc, request.META.get("HTTP_X_FORWARDED_FOR"))
+    except PermissionDenied:  # the adapter found no address
+        pass
+    return str(request.META.get("REMOTE_ADDR", ""))
+
+
+def _workspace_rate(workspace: Workspace) -> int:
+    key = f"ratelimit:plan:{workspace.pk}"
+    return int(cache.get_or_set(key, lambda: limits_for(workspace).requests_per_hour, PLAN_CACHE_SECONDS))
+
+
+class WorkspaceRateThrottle(BaseThrottle):
+    """The plan's hourly request limit, counted per workspace across every web process.
+
+    Applies to requests authenticated by a token or a dashboard session (both carry the
+    workspace in ``request.auth``); anonymous ones are the middleware's.
+
+    Raises:
+        Throttled: over the limit; answered 429 with ``Retry-After``.
+    """
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        workspace = getattr(request.auth, "workspace", None)
+        if workspace is None:
+            return True
+        limit = _workspace_rate(workspace)
+        allowed, retry_after = hit(f"ws:{workspace.pk}", limit)
+        if not allowed:
+            refused = Throttled(detail=refusal(limit, retry_after, "your plan's"))
+            refused.wait = retry_after  # DRF's handler sends it as Retry-After; not repeated in the message
+            raise refused
+        return True
+
+
+def _is_anonymous(request: HttpRequest) -> bool:
+    """Neither a usable API token nor a login session: DRF will answer 401, or a public view serves it."""
+    try:
+        if request_token(request) is not None:
+            return False
+    except InvalidToken:
+        return True
+    user = getattr(request, "user", None)
+    return user is None or not user.is_authenticated
+
+
+class AnonymousRateLimitMiddleware:
+    """``ANON_REQUESTS_PER_HOUR`` per client IP for ``/api/`` requests without credentials.
+
+    Runs after ``AuthenticationMiddleware``: a signed-in dashboard session is not anonymous.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not request.path.startswith("/api/"):
+        if not request.path.startswith("/api/") or not _is_anonymous(request):
             return self.get_response(request)
-        token = _token(request)
-        workspace = token.workspace if token is not None else _session_workspace(request)
-        if workspace is not None:
-            key, limit, who = f"ws:{workspace.pk}", _workspace_rate(workspace), "your plan's"
-        else:
-            key, limit, who = f"ip:{client_ip(request)}", settings.ANON_REQUESTS_PER_HOUR, "the"
-        allowed, retry_after = hit(key, limit)
+        limit = settings.ANON_REQUESTS_PER_HOUR
+        allowed, retry_after = hit(f"ip:{client_ip(request)}", limit)
         if allowed:
             return self.get_response(request)
-        body = error_body(f"Too many requests: {who} limit is {limit} per hour. Retry in {retry_after} seconds.")
-        response = JsonResponse(body, status=429)
+        response = JsonResponse(error_body(refusal(limit, retry_after)), status=429)
         response["Retry-After"] = str(retry_after)
+        return response
+
+
+class QuotaHeadersMixin:
+    """For API views: send ``X-RateLimit-Limit`` (the monthly image quota) and ``X-RateLimit-Remaining``."""
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        workspace = getattr(getattr(request, "auth", None), "workspace", None)
+        if workspace is not None:
+            limit = limits_for(workspace).images_per_month
+            response["X-RateLimit-Limit"] = str(limit)
+            response["X-RateLimit-Remaining"] = str(max(limit - used_images(workspace), 0))
         return response

@@ -54,11 +54,6 @@ def _configure() -> None:
         stripe.api_base = api_base.rstrip("/")
 
 
-def purchasable_plans() -> list[Plan]:
-    """Plans that can be bought through Checkout (those with a Stripe price)."""
-    return list(Plan.objects.exclude(stripe_price_id=""))
-
-
 # --- Customers and sessions ------------------------------------------------------------------------
 
 

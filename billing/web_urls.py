@@ -1,17 +1,16 @@
-"""URLs of the billing pages and the Stripe webhook, included under ``billing/``.
-
-No ``app_name``: like the account pages, the names are global.
-"""
+"""URLs of the billing pages and the Stripe webhook, included under ``billing/``."""
 
 from django.urls import path
 
-from billing import views
+from billing import views, webhooks
+
+app_name = "billing_web"
 
 urlpatterns = [
-    path("", views.billing_page, name="billing"),
-    path("checkout", views.checkout, name="billing_checkout"),
-    path("portal", views.portal, name="billing_portal"),
-    path("success", views.success, name="billing_success"),
-    path("cancel", views.cancel, name="billing_cancel"),
-    path("webhook", views.webhook, name="billing_webhook"),
+    path("", views.overview, name="overview"),
+    path("checkout", views.checkout_redirect, name="checkout"),
+    path("portal", views.portal_redirect, name="portal"),
+    path("success", views.success, name="success"),
+    path("cancel", views.cancel, name="cancel"),
+    path("webhook", webhooks.receive, name="webhook"),
 ]

@@ -1,4 +1,4 @@
-"""Stripe webhooks: verify the signature, skip replayed events, and apply the handled types.
+"""Stripe webhooks: the endpoint, signature verification, replay protection, and the handled types.
 
 Each event is processed once: its id is stored in :class:`~billing.models.WebhookEvent`
 in the same transaction as its effects, so a failure rolls both back and Stripe's retry
@@ -14,6 +14,9 @@ from collections.abc import Callable
 import stripe
 from django.conf import settings
 from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
 
 from billing import stripe_sync
 from billing.models import WebhookEvent
@@ -73,3 +76,14 @@ def process(event: dict) -> str:
         handler(((event.get("data") or {}).get("object")) or {})
     logger.info("Stripe event %s (%s) processed", event["id"], event["type"])
     return "processed"
+
+
+@csrf_exempt
+@require_POST
+def receive(request: HttpRequest) -> HttpResponse:
+    """``POST /billing/webhook``: Stripe's events, signature verified; 400 for a bad one."""
+    try:
+        event = verify(request.body, request.headers.get("Stripe-Signature", ""))
+    except BadWebhook as exc:
+        return HttpResponseBadRequest(str(exc))
+    return JsonResponse({"received": True, "result": process(event)})

@@ -10,6 +10,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from billing.quota import QuotaExceeded
+from images import jobs
 from images.models import Image
 from images.thumbnails import thumbnail_jpeg
 
@@ -71,7 +72,7 @@ class ImageAdmin(admin.ModelAdmin):
         retried, skipped = 0, queryset.count() - len(failed)
         for image in failed:
             try:
-                if image.retry():
+                if jobs.retry(image):
                     retried += 1
                 else:
                     skipped += 1

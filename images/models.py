@@ -1,18 +1,21 @@
-"""An uploaded image and its upscaling job."""
+"""An uploaded image and its upscaling job: fields, queries and the conditional UPDATE that moves it.
+
+What moves it, and when, is :mod:`images.jobs`.
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import timedelta
 from pathlib import PurePosixPath
-from typing import IO
 
 from django.conf import settings
 from django.core import signing
-from django.core.files import File
-from django.db import models, transaction
+from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+
+from accounts.models import Workspace
 
 DOWNLOAD_SALT = "images.download"
 
@@ -27,6 +30,29 @@ def human_size(num_bytes: int | None) -> str | None:
             return f"{int(size)} B" if unit == "B" else f"{size:.2f}".rstrip("0").rstrip(".") + f" {unit}"
         size /= 1024
     raise AssertionError("unreachable")
+
+
+class ImageQuerySet(models.QuerySet["Image"]):
+    def in_workspace(self, workspace: Workspace) -> ImageQuerySet:
+        """The images of ``workspace``: every image query of the API and the pages goes through here."""
+        return self.filter(workspace=workspace)
+
+    def unfinished(self) -> ImageQuerySet:
+        return self.filter(status__in=Image.UNFINISHED)
+
+    def stalled(self) -> ImageQuerySet:
+        """Images still processing after the task timeout plus a grace period: their worker died."""
+        cutoff = timezone.now() - timedelta(seconds=settings.UPSCALE_TASK_TIMEOUT + 120)
+        return self.filter(status=Image.Status.PROCESSING, started_at__lt=cutoff)
+
+    def move(self, pk: uuid.UUID, sources: tuple[str, ...] | list[str], **changes: object) -> bool:
+        """UPDATE the image ``pk`` with ``changes`` if its status is one of ``sources``; whether it did.
+
+        The building block of every state change (:mod:`images.jobs`): a conditional UPDATE,
+        so a worker, the stall sweep, a cancellation and a delete racing each other cannot
+        overwrite one another's outcome.
+        """
+        return bool(self.filter(pk=pk, status__in=sources).update(**changes))
 
 
 def _original_path(instance: Image, filename: str) -> str:
@@ -46,10 +72,11 @@ class Image(models.Model):
     """
 
     class Status(models.TextChoices):
-        PENDING = "pending"
-        PROCESSING = "processing"
-        COMPLETED = "completed"
-        FAILED = "failed"
+        # The labels are what the dashboard and the admin show.
+        PENDING = "pending", "Queued"
+        PROCESSING = "processing", "Processing"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
 
     UNFINISHED = (Status.PENDING, Status.PROCESSING)
 
@@ -91,6 +118,8 @@ class Image(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ImageQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -141,125 +170,8 @@ class Image(models.Model):
             return None
         return cls.objects.filter(pk=pk, status=cls.Status.COMPLETED).first()
 
-    # --- state changes ------------------------------------------------------------------
-    # Each transition is a conditional UPDATE, so a worker, the stall sweep and a
-    # delete racing each other cannot overwrite one another's outcome.
-
-    def claim(self) -> bool:
-        """Move pending -> processing; False if someone else already moved it (or it is gone)."""
-        now = timezone.now()
-        claimed = Image.objects.filter(pk=self.pk, status=self.Status.PENDING).update(
-            status=self.Status.PROCESSING, started_at=now, updated_at=now
-        )
-        if claimed:
-            self.status, self.started_at = self.Status.PROCESSING, now
-            if self.batch_id:
-                from batches.models import Batch
-
-                Batch.mark_processing(self.batch_id)
-        return bool(claimed)
-
-    def complete(self, content: IO[bytes], extension: str, *, width: int, height: int, fmt: str,
-                 scale_chain: list[int], seconds: float) -> bool:  # fmt: skip
-        """Store the result file and move processing -> completed.
-
-        Returns False, leaving no file behind, when the image was deleted or failed
-        meanwhile.
-        """
-        name = f"upscaled_{width}x{height}.{extension}"
-        stored = self.upscaled.storage.save(_upscaled_path(self, name), File(content, name=name))
-        size = self.upscaled.storage.size(stored)
-        now = timezone.now()
-        with transaction.atomic():
-            done = self._transition(
-                [self.Status.PROCESSING],
-                completed=True,
-                status=self.Status.COMPLETED,
-                upscaled=stored,
-                upscaled_size=size,
-                upscaled_width=width,
-                upscaled_height=height,
-                upscaled_format=fmt,
-                scale_chain=scale_chain,
-                processing_time=round(seconds, 3),
-                error="",
-                completed_at=now,
-                updated_at=now,
-            )
-        if not done:
-            self.upscaled.storage.delete(stored)
-            return False
-        self.refresh_from_db()
-        return True
-
-    def fail(self, reason: str) -> bool:
-        """Move pending/processing -> failed with a reason for the user; False if already finished."""
-        now = timezone.now()
-        with transaction.atomic():
-            failed = self._transition(
-                self.UNFINISHED, completed=False, status=self.Status.FAILED, error=reason[:2000],
-                completed_at=now, updated_at=now,
-            )  # fmt: skip
-            if failed and self.quota_month:
-                # A failed image does not count against the quota.
-                from billing.quota import release_images
-
-                release_images(self.workspace_id, self.quota_month)
-        if failed:
-            self.status, self.error = self.Status.FAILED, reason
-        return bool(failed)
-
-    def _transition(self, sources, *, completed: bool, **changes) -> bool:
-        """UPDATE this image from one of ``sources`` with ``changes``; count the outcome in its batch.
-
-        Run inside a transaction: the image's state and its batch's counter commit together.
-        """
-        changed = Image.objects.filter(pk=self.pk, status__in=sources).update(**changes)
-        if changed and self.batch_id:
-            from batches.models import Batch
-
-            Batch.record_outcome(self.batch_id, completed=completed)
-        return bool(changed)
-
-    def retry(self) -> bool:
-        """Queue a failed image again: failed -> pending, counted against this month's quota again.
-
-        Returns False when the image is not failed or its batch was cancelled. A failed
-        image of a batch counts as unfinished again, and the batch is processing again.
-
-        Raises:
-            billing.quota.QuotaExceeded: the month's quota has no room; nothing changes.
-        """
-        from batches.models import Batch
-        from billing.quota import limits_for, reserve_images
-        from images.tasks import enqueue_upscale
-
-        if self.batch_id and self.batch.status == Batch.Status.CANCELLED:
-            return False
-        with transaction.atomic():
-            month = reserve_images(self.workspace, 1, limits_for(self.workspace).images_per_month)
-            now = timezone.now()
-            changed = Image.objects.filter(pk=self.pk, status=self.Status.FAILED).update(
-                status=self.Status.PENDING, error="", started_at=None, completed_at=None, quota_month=month,
-                updated_at=now,
-            )  # fmt: skip
-            if not changed:
-                transaction.set_rollback(True)
-                return False
-            if self.batch_id:
-                Batch.record_retry(self.batch_id)
-            self.refresh_from_db()
-            enqueue_upscale(self)
-        return True
-
     def delete_files(self) -> None:
         """Remove the original and the result from storage."""
         for field in (self.original, self.upscaled):
             if field and field.name:
                 field.storage.delete(field.name)
-
-    @classmethod
-    def stalled(cls) -> models.QuerySet[Image]:
-        """Images still processing after the task timeout plus a grace period: their worker died."""
-        cutoff = timezone.now() - timedelta(seconds=settings.UPSCALE_TASK_TIMEOUT + 120)
-        return cls.objects.filter(status=cls.Status.PROCESSING, started_at__lt=cutoff)

@@ -2,131 +2,102 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from rest_framework import serializers
 
+from images.jobs import Submission
 from images.models import Image, human_size
 from inference import (
-    AUTO,
     MAX_TARGET_SIDE,
-    MODELS,
+    MODEL_CHOICES,
     SCALE_FACTORS,
     InvalidImage,
     SizeError,
     SourceImage,
-    choose_model,
     open_image,
-    output_size,
+    resolve_options,
 )
 
 
 def max_output_pixels() -> int:
+    """``UPSCALE_MAX_OUTPUT_MEGAPIXELS`` in pixels: the output cap, which also caps a decoded input."""
     return int(settings.UPSCALE_MAX_OUTPUT_MEGAPIXELS * 1_000_000)
 
 
-class UpscaleRequestSerializer(serializers.Serializer):
-    """``POST /api/images/upscale``: an image file and either a scale factor or a target size."""
+@dataclass(frozen=True)
+class DecodedUpload:
+    """An uploaded file that decoded as an image this service takes."""
+
+    file: UploadedFile
+    source: SourceImage
+
+
+class UpscaleRequestSerializer(serializers.Serializer[Any]):
+    """``POST /api/images/upscale``: an image file and either a scale factor or a target size.
+
+    Valid data is a :class:`images.jobs.Submission` (:attr:`submission`), ready for
+    :func:`images.jobs.submit`.
+    """
 
     image = serializers.FileField(allow_empty_file=False)
     scale_factor = serializers.ChoiceField(choices=SCALE_FACTORS, required=False)
     target_width = serializers.IntegerField(min_value=1, max_value=MAX_TARGET_SIDE, required=False)
     target_height = serializers.IntegerField(min_value=1, max_value=MAX_TARGET_SIDE, required=False)
-    model = serializers.ChoiceField(choices=[AUTO, *MODELS], required=False)
+    model = serializers.ChoiceField(choices=MODEL_CHOICES, required=False)
     max_quality = serializers.BooleanField(required=False, default=False)
 
-    def validate_scale_factor(self, scale: int) -> int:
-        if scale > settings.UPSCALE_MAX_SCALE:
-            raise serializers.ValidationError(f"The scale factor may be at most {settings.UPSCALE_MAX_SCALE}.")
-        return scale
-
-    def validate_image(self, upload: Any) -> Any:
+    def validate_image(self, upload: UploadedFile) -> DecodedUpload:
         limit = settings.UPSCALE_MAX_UPLOAD_BYTES
-        if upload.size > limit:
+        if upload.size is not None and upload.size > limit:
             raise serializers.ValidationError(f"The image may be at most {human_size(limit)}.")
         try:
             upload.seek(0)
-            self.source: SourceImage = open_image(upload, max_pixels=max_output_pixels())
+            source = open_image(upload, max_pixels=max_output_pixels())  # type: ignore[arg-type]
         except InvalidImage as exc:
             raise serializers.ValidationError(str(exc)) from None
         finally:
             upload.seek(0)
-        return upload
+        return DecodedUpload(upload, source)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        decoded: DecodedUpload = attrs["image"]
         scale = attrs.get("scale_factor")
-        if scale is not None and ("target_width" in attrs or "target_height" in attrs):
-            raise serializers.ValidationError(
-                {"scale_factor": ["Give either scale_factor or target_width/target_height, not both."]}
-            )
         try:
-            width, height = output_size(
-                self.source.size,
+            options = resolve_options(
+                decoded.source.size,
                 scale_factor=None if scale is None else int(scale),
                 target_width=attrs.get("target_width"),
                 target_height=attrs.get("target_height"),
+                model=attrs.get("model", settings.UPSCALE_DEFAULT_MODEL),
+                max_quality=attrs["max_quality"],
                 max_scale=settings.UPSCALE_MAX_SCALE,
+                max_output_pixels=max_output_pixels(),
+                choose_auto=decoded.source.auto_choice,
             )
         except SizeError as exc:
             raise serializers.ValidationError({exc.field: [str(exc)]}) from None
-        if width * height > max_output_pixels():
-            field = "scale_factor" if "target_width" not in attrs and "target_height" not in attrs else "target_width"
-            raise serializers.ValidationError(
-                {
-                    field: [
-                        f"The output would be {width}x{height} ({width * height / 1e6:.1f} MP); "
-                        f"the limit is {settings.UPSCALE_MAX_OUTPUT_MEGAPIXELS:g} MP."
-                    ]
-                }
-            )
-        if scale is None and "target_width" not in attrs and "target_height" not in attrs:
-            attrs["scale_factor"] = 2
-        attrs["output_size"] = (width, height)
-        self.output_factor = max(width / self.source.size[0], height / self.source.size[1])
-        attrs.setdefault("model", settings.UPSCALE_DEFAULT_MODEL)
-        if attrs["model"] == AUTO:
-            choice = choose_model(self.source.image, self.source.format, self.source.jpeg_quality)
-            attrs["model_used"], attrs["model_reason"] = choice.model, choice.reason
-        else:
-            attrs["model_used"], attrs["model_reason"] = attrs["model"], ""
-        if attrs["max_quality"] and attrs["model_used"] != "precise":
-            raise serializers.ValidationError(
-                {"max_quality": ["max_quality is only available with the precise model."]}
-            )
-        return attrs
-
-    def create(self, validated_data: dict[str, Any]) -> Image:
-        upload = validated_data["image"]
-        width, height = validated_data["output_size"]
-        image = Image(
-            workspace=validated_data["workspace"],
-            created_by=validated_data["created_by"],
-            original_filename=(upload.name or "image")[:255],
-            original_size=upload.size,
-            original_width=self.source.size[0],
-            original_height=self.source.size[1],
-            original_format=self.source.format,
-            scale_factor=validated_data.get("scale_factor"),
-            target_width=width,
-            target_height=height,
-            model=validated_data["model"],
-            model_used=validated_data["model_used"],
-            model_reason=validated_data["model_reason"],
-            max_quality=validated_data["max_quality"],
-            quota_month=validated_data.get("quota_month"),
-            batch=validated_data.get("batch"),
+        upload = decoded.file
+        submission = Submission(
+            file=upload,
+            filename=upload.name or "image",
+            size_bytes=upload.size or 0,
+            format=decoded.source.format,
+            options=options,
         )
-        image.original.save(upload.name or "image", upload, save=False)
-        try:
-            image.save()
-        except Exception:
-            image.original.delete(save=False)
-            raise
-        return image
+        return {"submission": submission}
+
+    @property
+    def submission(self) -> Submission:
+        """What was validated (call :meth:`is_valid` first)."""
+        submission: Submission = self.validated_data["submission"]
+        return submission
 
 
-class ImageSerializer(serializers.ModelSerializer):
+class ImageSerializer(serializers.ModelSerializer[Image]):
     """An image record as the API shows it."""
 
     original_path = serializers.CharField(source="original.name", read_only=True)

@@ -1,13 +1,15 @@
+"""URLs of the image API, and the signed download links it hands out."""
+
 from django.urls import path
 
-from images import views
+from images import api
 
 app_name = "images"
 
 urlpatterns = [
-    path("api/images/upscale", views.UpscaleView.as_view(), name="upscale"),
-    path("api/images", views.ImageListView.as_view(), name="list"),
-    path("api/images/<uuid:pk>", views.ImageDetailView.as_view(), name="detail"),
-    path("api/images/<uuid:pk>/download", views.ImageDownloadView.as_view(), name="download"),
-    path("files/<str:token>", views.download_file, name="file"),
+    path("api/images/upscale", api.UpscaleView.as_view(), name="upscale"),
+    path("api/images", api.ImageListView.as_view(), name="list"),
+    path("api/images/<uuid:pk>", api.ImageDetailView.as_view(), name="detail"),
+    path("api/images/<uuid:pk>/download", api.ImageDownloadView.as_view(), name="download"),
+    path("files/<str:token>", api.download_file, name="file"),
 ]

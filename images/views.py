@@ -1,99 +1,270 @@
-"""The image API: upload, list, show, download, delete. Thin views over :mod:`images.models`."""
+"""The dashboard's home and image pages: upload, result (before/after), history, delete, the files, live status.
+
+Thin views over :mod:`images.models`. The upload page's JavaScript sends files through
+the REST API itself (authenticated by the session, see
+:class:`accounts.authentication.SessionWorkspaceAuthentication`), and every page polls
+:func:`status`, which lives outside ``/api/`` so that watching a job does not use up
+the workspace's hourly API requests.
+
+Everything is scoped to the session's current workspace: another workspace's images
+answer 404, and the status endpoint silently leaves them out.
+
+The batches app builds on these pages without images importing it: it adds its objects
+to the live status (:data:`STATUS_SECTIONS`) and has its own history tab.
+"""
 
 from __future__ import annotations
 
-from django.db import transaction
-from django.http import FileResponse, Http404, HttpRequest
-from django.shortcuts import get_object_or_404
-from rest_framework import status
-from rest_framework.exceptions import ParseError
-from rest_framework.request import Request
-from rest_framework.response import Response
-from rest_framework.views import APIView
+import uuid
+from collections.abc import Callable
+from typing import IO, Any
 
-from accounts.models import Ability
-from accounts.permissions import request_workspace
-from billing.api import QuotaHeadersMixin, check_scale, plan_limits, reserve_or_deny
-from images.models import Image
-from images.serializers import ImageSerializer, UpscaleRequestSerializer
-from images.tasks import enqueue_upscale
-from upscaler_site.api import ok, paginated_by_status
+from allauth.account.utils import get_next_redirect_url
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.db.models.fields.files import FieldFile
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET, require_POST
+from PIL import UnidentifiedImageError
 
+from accounts.models import Workspace
+from accounts.workspaces import current_workspace
+from billing.quota import Usage, limits_for, usage_for
+from images.models import Image, ImageQuerySet, human_size
+from images.thumbnails import thumbnail_jpeg
+from inference import MODEL_LABELS, scale_factors_up_to
 
-def workspace_images(request: Request):
-    """Every image query of the API goes through the token's workspace."""
-    return Image.objects.filter(workspace=request_workspace(request))
-
-
-class UpscaleView(QuotaHeadersMixin, APIView):
-    """``POST /api/images/upscale``: store the upload and queue it; 202 with the new record."""
-
-    required_abilities = {"POST": Ability.IMAGES_WRITE}
-
-    def post(self, request: Request) -> Response:
-        serializer = UpscaleRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        workspace = request_workspace(request)
-        limits = plan_limits(request)
-        check_scale(limits, serializer.output_factor)
-        with transaction.atomic():
-            # Counted in the same transaction: if storing the image fails, the count rolls back.
-            month = reserve_or_deny(workspace, 1, limits)
-            image = serializer.save(workspace=workspace, created_by=request.user, quota_month=month)
-            enqueue_upscale(image)
-        image.refresh_from_db()
-        data = ImageSerializer(image, context={"request": request}).data
-        return ok(data, "Image accepted for upscaling.", status.HTTP_202_ACCEPTED)
+HISTORY_PAGE_SIZE = 24
+# Ids one status request may ask about; a page never watches more than a few batches' worth.
+MAX_STATUS_IDS = 200
+# Twice the grid's card width, for sharp previews on high-density screens.
+THUMBNAIL_SIZE = 320
 
 
-class ImageListView(QuotaHeadersMixin, APIView):
-    """``GET /api/images``: the workspace's images, newest first, paginated, optionally by status."""
 
-    required_abilities = {"GET": Ability.IMAGES_READ}
-
-    def get(self, request: Request) -> Response:
-        return paginated_by_status(request, self, workspace_images(request), ImageSerializer, Image.Status.values)
+#: Objects of other apps the live status reports besides images, by query parameter: each function
+#: gets the current workspace and the ids asked for, and answers ``{id: status JSON}`` for those of
+#: the workspace. batches adds ``"batches"`` (``BatchesConfig.ready``).
+STATUS_SECTIONS: dict[str, Callable[[Workspace, list[uuid.UUID]], dict[str, dict[str, Any]]]] = {}
 
 
-class ImageDetailView(QuotaHeadersMixin, APIView):
-    """``GET /api/images/{id}`` shows one image; ``DELETE`` removes it and both files."""
-
-    required_abilities = {"GET": Ability.IMAGES_READ, "DELETE": Ability.IMAGES_DELETE}
-
-    def get(self, request: Request, pk: str) -> Response:
-        image = get_object_or_404(workspace_images(request), pk=pk)
-        return ok(ImageSerializer(image, context={"request": request}).data)
-
-    def delete(self, request: Request, pk: str) -> Response:
-        image = get_object_or_404(workspace_images(request), pk=pk)
-        image.delete()  # the files follow once the row is gone: images.signals
-        return ok(None, "Image deleted.")
+def workspace_images(request: HttpRequest) -> ImageQuerySet:
+    return Image.objects.in_workspace(current_workspace(request))
 
 
-class ImageDownloadView(QuotaHeadersMixin, APIView):
-    """``GET /api/images/{id}/download``: a signed, expiring URL to the result file."""
-
-    required_abilities = {"GET": Ability.IMAGES_READ}
-
-    def get(self, request: Request, pk: str) -> Response:
-        image = get_object_or_404(workspace_images(request), pk=pk)
-        path = image.download_path()
-        if path is None:
-            detail = image.error if image.status == Image.Status.FAILED else None
-            message = f"The image is {image.status}; only completed images can be downloaded."
-            if detail:
-                message += f" It failed: {detail}"
-            raise ParseError(message)
-        return ok({"download_url": request.build_absolute_uri(path), "filename": image.download_filename})
+def usage_json(usage: Usage) -> dict[str, Any]:
+    return {"used": usage.used, "limit": usage.limit, "remaining": usage.remaining, "percentage": usage.percentage}
 
 
-def download_file(request: HttpRequest, token: str) -> FileResponse:
-    """Serve a result file to whoever holds a valid signed URL (no token header needed)."""
-    image = Image.from_download_token(token)
-    if image is None:
-        raise Http404("This download link is invalid or has expired.")
+def image_status(image: Image) -> dict[str, Any]:
+    """What a page needs to show an image's progress, as JSON."""
+    completed = image.status == Image.Status.COMPLETED
+    size = f"{image.upscaled_width} \N{MULTIPLICATION SIGN} {image.upscaled_height}" if completed else None
+    return {
+        "id": str(image.pk),
+        "status": image.status,
+        "status_text": image.get_status_display(),
+        "finished": image.is_finished,
+        "error": image.error or None,
+        "filename": image.original_filename,
+        "batch_id": str(image.batch_id) if image.batch_id else None,
+        "detail_url": reverse("images_web:detail", args=[image.pk]),
+        "thumbnail_url": reverse("images_web:thumbnail", args=[image.pk]),
+        "download_url": reverse("images_web:download", args=[image.pk]) if completed else None,
+        "result_dimensions": size,
+        "processing_time": image.processing_time,
+    }
+
+
+def uuids(raw: str) -> list[uuid.UUID]:
+    """The valid UUIDs in a comma-separated list; anything else is ignored, not an error."""
+    ids = []
+    for part in raw.split(",")[:MAX_STATUS_IDS]:
+        try:
+            ids.append(uuid.UUID(part.strip()))
+        except ValueError:
+            continue
+    return ids
+
+
+# --- Pages ------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """The landing page after login: the current workspace at a glance."""
+    workspace = current_workspace(request)
+    context = {
+        "workspace": workspace,
+        "role": request.user.role_in(workspace),
+        "image_count": Image.objects.in_workspace(workspace).count(),
+        "usage": usage_for(workspace),
+    }
+    return render(request, "images/dashboard.html", context)
+
+
+@login_required
+@require_GET
+def upload(request: HttpRequest) -> HttpResponse:
+    """Drop or pick images, choose the size and the model; progress and status update in place."""
+    workspace = current_workspace(request)
+    limits = limits_for(workspace)
+    max_scale = limits.max_scale
+    scales, locked_scales = scale_factors_up_to(max_scale)
+    config = {
+        "uploadUrl": reverse("images:upscale"),
+        "batchUrl": reverse("batches:list"),
+        "statusUrl": reverse("images_web:status"),
+        "batches": limits.batches,
+        "maxBatchImages": settings.BATCH_MAX_IMAGES,
+        "maxUploadBytes": settings.UPSCALE_MAX_UPLOAD_BYTES,
+        "maxRequestBytes": settings.MAX_REQUEST_BODY_BYTES,
+        "maxScale": max_scale,
+    }
+    context = {
+        "workspace": workspace,
+        "limits": limits,
+        "usage": usage_for(workspace, limits),
+        "scales": scales,
+        "locked_scales": locked_scales,
+        "models": MODEL_LABELS,
+        "default_model": settings.UPSCALE_DEFAULT_MODEL,
+        "max_upload": human_size(settings.UPSCALE_MAX_UPLOAD_BYTES),
+        "config": config,
+    }
+    return render(request, "images/upload.html", context)
+
+
+@login_required
+@require_GET
+def detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """One image: before/after comparison, zoom, download, sizes, timing, model, status or error."""
+    image = get_object_or_404(workspace_images(request).select_related("batch"), pk=pk)
+    context = {
+        "image": image,
+        "original_size": human_size(image.original_size),
+        "upscaled_size": human_size(image.upscaled_size),
+        "finished": image.is_finished,
+        "config": {"statusUrl": reverse("images_web:status"), "imageId": str(image.pk)},
+    }
+    return render(request, "images/detail.html", context)
+
+
+def render_history(
+    request: HttpRequest, tab: str, items: QuerySet[Any], statuses: list[tuple[str, str]]
+) -> HttpResponse:
+    """A tab of the history page: ``items`` (newest first) filtered by ``?status=`` (one of ``statuses``), paginated."""
+    status = request.GET.get("status", "")
+    if status in dict(statuses):
+        items = items.filter(status=status)
+    else:
+        status = ""
+    context = {
+        "workspace": current_workspace(request),
+        "show": tab,
+        "statuses": statuses,
+        "status": status,
+        "page": Paginator(items, HISTORY_PAGE_SIZE).get_page(request.GET.get("page")),
+        # The filter, for the pagination links.
+        "query": urlencode({"status": status} if status else {}),
+    }
+    return render(request, "images/history.html", context)
+
+
+@login_required
+@require_GET
+def history(request: HttpRequest) -> HttpResponse:
+    """The workspace's images as a thumbnail grid, newest first, filtered by status, paginated."""
+    return render_history(request, "images", workspace_images(request), list(Image.Status.choices))
+
+
+@login_required
+@require_POST
+def delete(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """Delete one of the current workspace's images and both its files (CSRF-checked POST)."""
+    image = get_object_or_404(workspace_images(request), pk=pk)
+    image.delete()  # the files follow once the row is gone: images.jobs.forget
+    messages.success(request, f"{image.original_filename} was deleted.")
+    return redirect(get_next_redirect_url(request) or reverse("images_web:history"))
+
+
+# --- Files ---------------------------------------------------------------------------------------------
+
+
+def _open(field: FieldFile) -> IO[bytes]:
     try:
-        handle = image.upscaled.open("rb")
+        return field.open("rb")
     except FileNotFoundError:
         raise Http404("The file is no longer available.") from None
-    return FileResponse(handle, as_attachment=True, filename=image.download_filename)
+
+
+@login_required
+@require_GET
+def original_file(request: HttpRequest, pk: uuid.UUID) -> FileResponse:
+    """The uploaded original, inline (the comparison view's "before")."""
+    image = get_object_or_404(workspace_images(request), pk=pk)
+    return FileResponse(_open(image.original), filename=image.original_filename)
+
+
+@login_required
+@require_GET
+def result_file(request: HttpRequest, pk: uuid.UUID) -> FileResponse:
+    """The upscaled result, inline (the comparison view's "after"); 404 until it exists."""
+    image = get_object_or_404(workspace_images(request), pk=pk, status=Image.Status.COMPLETED)
+    return FileResponse(_open(image.upscaled), filename=image.download_filename)
+
+
+@login_required
+@require_GET
+def download(request: HttpRequest, pk: uuid.UUID) -> FileResponse:
+    """The upscaled result as a download, named after the original."""
+    image = get_object_or_404(workspace_images(request), pk=pk, status=Image.Status.COMPLETED)
+    return FileResponse(_open(image.upscaled), as_attachment=True, filename=image.download_filename)
+
+
+@login_required
+@require_GET
+def thumbnail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """A small preview of the original for the history grid (originals may be 10 MB)."""
+    image = get_object_or_404(workspace_images(request), pk=pk)
+    try:
+        content = thumbnail_jpeg(image.original, size=THUMBNAIL_SIZE)
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise Http404("No preview for this file.") from None
+    response = HttpResponse(content, content_type="image/jpeg")
+    # An image's original never changes; its id is in the URL.
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+# --- Live status -------------------------------------------------------------------------------------
+
+
+@require_GET
+def status(request: HttpRequest) -> JsonResponse:
+    """``GET /app/status?images=<id>,…&batches=<id>,…``: statuses for the dashboard's polling.
+
+    Only the current workspace's objects are answered (images, and those of
+    :data:`STATUS_SECTIONS`); other ids are left out without saying whether they exist.
+    Session only (no token), outside ``/api/``, so the hourly API request limit is not
+    spent on polling.
+    """
+    if not request.user.is_authenticated:
+        # JSON rather than a redirect to the login page: the caller is a script.
+        return JsonResponse({"error": "Your session has ended: log in again."}, status=401)
+    workspace = current_workspace(request)
+    images = Image.objects.in_workspace(workspace).filter(pk__in=uuids(request.GET.get("images", "")))
+    body: dict[str, Any] = {"images": {str(image.pk): image_status(image) for image in images}}
+    for name, section in STATUS_SECTIONS.items():
+        body[name] = section(workspace, uuids(request.GET.get(name, "")))
+    body["usage"] = usage_json(usage_for(workspace))
+    response = JsonResponse(body)
+    response["Cache-Control"] = "no-store"
+    return response

@@ -6,6 +6,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -15,7 +16,7 @@ from inference.catalog import get_spec
 from inference.device import default_device, resolve_precision
 from inference.ensemble import self_ensemble
 from inference.execution import execution_plan
-from inference.imageio import Planes, merge_planes, resize_plane, resize_samples16, split_planes
+from inference.imageio import Planes, SourceImage, encode, merge_planes, resize_plane, resize_samples16, split_planes
 from inference.loading import load_network
 from inference.sizing import plan_passes, scale_of
 from inference.tiling import balanced_tile, upscale_tiled
@@ -181,3 +182,33 @@ def upscale_image(
         device=str(device),
         seconds=time.perf_counter() - started,
     )
+
+
+def upscale_source(
+    source: SourceImage,
+    size: tuple[int, int],
+    out: BinaryIO,
+    *,
+    model: str,
+    max_quality: bool = False,
+    progress: Callable[[float], None] | None = None,
+    device: torch.device | None = None,
+    tile: int | None = None,
+    fmt: str | None = None,
+) -> tuple[UpscaleResult, str]:
+    """Upscale a decoded file to ``size`` = (width, height) and write the result to ``out``: the worker's job
+    and the ``upscale`` command's.
+
+    The result keeps the source's format (or ``fmt``), 16 bits, ICC profile and EXIF
+    (:func:`inference.imageio.encode`). The arguments are :func:`upscale_image`'s.
+
+    Returns:
+        (the result, the format written, e.g. ``"PNG"``).
+
+    Raises:
+        See :func:`upscale_image`; ``OSError`` from writing ``out``.
+    """
+    result = upscale_image(
+        source.pixels, size, model=model, device=device, tile=tile, max_quality=max_quality, progress=progress
+    )
+    return result, encode(result.image, source, out, fmt)

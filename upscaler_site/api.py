@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, pagination, status
 from rest_framework.response import Response
@@ -77,11 +77,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     """DRF exception handler that answers every error in the envelope.
 
     Validation errors become 422 with field errors; Django's own exceptions are
-    mapped (``RequestDataTooBig`` to 413, ``SuspiciousOperation`` to 400); anything
+    mapped (``RequestDataTooBig`` to 413, ``SuspiciousOperation`` to 400,
+    ``PermissionDenied`` to 403 with its message); anything
     unexpected is logged and answered 500 without internal details.
     """
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
+    elif isinstance(exc, PermissionDenied):
+        # Domain refusals (billing.quota.PlanLimit) are Django's; their message is for the client.
+        exc = exceptions.PermissionDenied(*exc.args)
     elif isinstance(exc, SuspiciousOperation):
         exc = exceptions.ParseError()
     elif isinstance(exc, exceptions.ValidationError) and not isinstance(exc, ValidationFailed):

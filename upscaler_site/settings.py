@@ -1,7 +1,7 @@
 """Settings for Upscaler, read from the environment.
 
 With nothing set, the service runs on embedded defaults: SQLite in WAL mode, the
-Django-Q2 ORM broker, a local-memory cache and media files on local disk. Setting
+Django-Q2 ORM broker, the database cache and media files on local disk. Setting
 ``DATABASE_URL`` moves the database to PostgreSQL (or any engine django-environ
 understands); setting ``REDIS_URL`` moves the Django-Q2 broker and the cache to Redis.
 A ``.env`` file in the project root is read first, if present.
@@ -65,9 +65,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    # After authentication: the dashboard's API calls (session, no token) count against
-    # the session's workspace, not against the anonymous per-IP limit.
-    "billing.ratelimit.RateLimitMiddleware",
+    # After authentication: a signed-in session is not anonymous (its API calls count
+    # against its workspace, in the DRF throttle).
+    "billing.ratelimit.AnonymousRateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -128,7 +128,16 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # In the database rather than in each process's memory: every web process and every
+    # restart sees the same rate-limit counters. The table is created by migrate.
+    CACHES = {
+        "default": {
+            "BACKEND": "upscaler_site.cache.DatabaseCache",
+            "LOCATION": "upscaler_cache",
+            # Culling deletes live entries once the table is full; expired ones go first.
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
 
 # Seconds one image may take before its worker is killed; images still
 # "processing" after this (plus a grace period) are failed by the stall sweep.
@@ -180,7 +189,7 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Upscaler] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = env.str("ACCOUNT_DEFAULT_HTTP_PROTOCOL", default="http")
 LOGIN_URL = "account_login"
-LOGIN_REDIRECT_URL = "dashboard"
+LOGIN_REDIRECT_URL = "images_web:dashboard"
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
 
 # --- Email ---------------------------------------------------------------------------
@@ -208,6 +217,8 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.JSONParser",
     ],
+    # The plan's hourly request limit per workspace (anonymous requests: the middleware above).
+    "DEFAULT_THROTTLE_CLASSES": ["billing.ratelimit.WorkspaceRateThrottle"],
     "EXCEPTION_HANDLER": "upscaler_site.api.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "upscaler_site.api.PageNumberPagination",
     "PAGE_SIZE": 15,

@@ -26,6 +26,7 @@ handler500 = _api_or_html(500, defaults.server_error)
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    # Each app: urls.py is its API (namespace = the app), web_urls.py its pages (<app>_web).
     path("", include("accounts.urls")),
     path("", include("accounts.web_urls")),
     path("", include("billing.urls")),

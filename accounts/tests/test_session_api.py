@@ -66,7 +66,7 @@ def test_reads_need_no_csrf_token_and_see_the_current_workspace_only(user):
     mine = upload(browser, **csrf(browser)).json()["data"]["id"]
     assert [i["id"] for i in browser.get("/api/images").json()["data"]] == [mine]
 
-    browser.post(reverse("workspace_switch"), {"workspace": team.pk}, **csrf(browser))
+    browser.post(reverse("accounts_web:workspace_switch"), {"workspace": team.pk}, **csrf(browser))
     assert browser.get("/api/images").json()["data"] == []
     assert browser.get(f"/api/images/{mine}").status_code == 404
     in_team = upload(browser, **csrf(browser)).json()["data"]["id"]

@@ -116,5 +116,5 @@ def test_deleting_the_account_deletes_owned_workspaces_images_and_files(
     assert "_auth_user_id" not in browser.session
     login_page = browser.get(response.url)
     assert "Your account and the workspaces you owned have been deleted." in login_page.content.decode()
-    assert browser.get(reverse("dashboard")).status_code == 302
+    assert browser.get(reverse("images_web:dashboard")).status_code == 302
     assert not Client().login(email="ada@example.com", password="Secret-pass-1")

@@ -37,12 +37,12 @@ def team(user) -> Workspace:
 def owner(user, team) -> Client:
     """Ada's browser, working in Team."""
     client = browser_for(user)
-    client.post(reverse("workspace_switch"), {"workspace": team.pk})
+    client.post(reverse("accounts_web:workspace_switch"), {"workspace": team.pk})
     return client
 
 
 def join(client: Client, workspace: Workspace) -> None:
-    client.post(reverse("workspace_switch"), {"workspace": workspace.pk})
+    client.post(reverse("accounts_web:workspace_switch"), {"workspace": workspace.pk})
 
 
 def accept_path(message) -> str:
@@ -52,11 +52,11 @@ def accept_path(message) -> str:
 
 
 def remove_path(user) -> str:
-    return reverse("workspace_member_remove", args=[user.pk])
+    return reverse("accounts_web:workspace_member_remove", args=[user.pk])
 
 
 def role_post(client: Client, user, role: str):
-    return client.post(reverse("workspace_member_role", args=[user.pk]), {f"m{user.pk}-role": role})
+    return client.post(reverse("accounts_web:workspace_member_role", args=[user.pk]), {f"m{user.pk}-role": role})
 
 
 # --- Current workspace and switcher ----------------------------------------------------------------
@@ -64,13 +64,13 @@ def role_post(client: Client, user, role: str):
 
 def test_current_workspace_defaults_to_the_personal_one(client, user, workspace):
     client.force_login(user)
-    page = client.get(reverse("dashboard"))
+    page = client.get(reverse("images_web:dashboard"))
     assert page.context["workspace"] == workspace
     assert client.session[SESSION_KEY] == workspace.pk
 
 
 def test_switcher_lists_the_users_workspaces(owner, user, team, workspace, other_user):
-    html = owner.get(reverse("dashboard")).content.decode()
+    html = owner.get(reverse("images_web:dashboard")).content.decode()
     assert 'action="/workspaces/switch"' in html
     assert f'<option value="{team.pk}" selected>Team</option>' in html
     assert f'<option value="{workspace.pk}">' in html
@@ -78,35 +78,35 @@ def test_switcher_lists_the_users_workspaces(owner, user, team, workspace, other
 
 
 def test_switching_to_someone_elses_workspace_is_404(owner, other_user, team):
-    response = owner.post(reverse("workspace_switch"), {"workspace": other_user.personal_workspace.pk})
+    response = owner.post(reverse("accounts_web:workspace_switch"), {"workspace": other_user.personal_workspace.pk})
     assert response.status_code == 404
-    assert owner.post(reverse("workspace_switch"), {"workspace": "nonsense"}).status_code == 404
+    assert owner.post(reverse("accounts_web:workspace_switch"), {"workspace": "nonsense"}).status_code == 404
     assert owner.session[SESSION_KEY] == team.pk
 
 
 def test_switch_goes_back_to_a_local_page_only(client, user, team):
     client.force_login(user)
-    response = client.post(reverse("workspace_switch"), {"workspace": team.pk, "next": "/tokens"})
+    response = client.post(reverse("accounts_web:workspace_switch"), {"workspace": team.pk, "next": "/tokens"})
     assert response.url == "/tokens"
-    response = client.post(reverse("workspace_switch"), {"workspace": team.pk, "next": "https://evil.example/"})
-    assert response.url == reverse("dashboard")
+    response = client.post(reverse("accounts_web:workspace_switch"), {"workspace": team.pk, "next": "https://evil.example/"})
+    assert response.url == reverse("images_web:dashboard")
 
 
 def test_create_a_workspace(client, user):
     client.force_login(user)
-    assert client.get(reverse("workspace_create")).status_code == 200
-    response = client.post(reverse("workspace_create"), {"name": "  Studio  "})
+    assert client.get(reverse("accounts_web:workspace_create")).status_code == 200
+    response = client.post(reverse("accounts_web:workspace_create"), {"name": "  Studio  "})
     assert response.status_code == 302
     studio = Workspace.objects.get(name="Studio")
     assert not studio.personal and studio.owner == user
     assert client.session[SESSION_KEY] == studio.pk
-    assert client.post(reverse("workspace_create"), {"name": ""}).status_code == 200
+    assert client.post(reverse("accounts_web:workspace_create"), {"name": ""}).status_code == 200
     assert Workspace.objects.filter(name="").count() == 0
 
 
 def test_a_stale_session_workspace_falls_back_to_the_personal_one(owner, user, team, workspace):
     team.delete()
-    assert owner.get(reverse("dashboard")).context["workspace"] == workspace
+    assert owner.get(reverse("images_web:dashboard")).context["workspace"] == workspace
     assert owner.session[SESSION_KEY] == workspace.pk
 
 
@@ -146,7 +146,7 @@ def test_invite_by_email_then_accept_as_the_invited_user(owner, team, other_user
 
     # Pending, with a cancel button, on the members page.
     page = owner.get(MEMBERS).content.decode()
-    assert "bob@example.com" in page and reverse("invitation_cancel", args=[invitation.pk]) in page
+    assert "bob@example.com" in page and reverse("accounts_web:invitation_cancel", args=[invitation.pk]) in page
 
     bob = browser_for(other_user)
     page = bob.get(path)
@@ -155,7 +155,7 @@ def test_invite_by_email_then_accept_as_the_invited_user(owner, team, other_user
     assert not Membership.objects.filter(workspace=team, user=other_user).exists()  # a GET joins nothing
 
     response = bob.post(path)
-    assert response.status_code == 302 and response.url == reverse("dashboard")
+    assert response.status_code == 302 and response.url == reverse("images_web:dashboard")
     assert Membership.objects.get(workspace=team, user=other_user).role == Role.MEMBER
     assert bob.session[SESSION_KEY] == team.pk
     assert "You joined Team as member." in bob.get(response.url).content.decode()
@@ -219,7 +219,7 @@ def test_expired_or_unknown_invitations(owner, team, other_user, mailoutbox):
 def test_cancelled_invitation_link_stops_working(owner, team, other_user, mailoutbox):
     owner.post(INVITE, {"email": "bob@example.com", "role": Role.MEMBER})
     invitation = Invitation.objects.get(workspace=team)
-    assert owner.post(reverse("invitation_cancel", args=[invitation.pk])).status_code == 302
+    assert owner.post(reverse("accounts_web:invitation_cancel", args=[invitation.pk])).status_code == 302
     assert not Invitation.objects.filter(pk=invitation.pk).exists()
     assert browser_for(other_user).post(accept_path(mailoutbox[0])).status_code == 404
 
@@ -306,7 +306,7 @@ def test_removed_members_token_stops_working(owner, team, other_user):
     session = bob.session
     session[SESSION_KEY] = team.pk
     session.save()
-    assert bob.get(reverse("dashboard")).context["workspace"] == other_user.personal_workspace
+    assert bob.get(reverse("images_web:dashboard")).context["workspace"] == other_user.personal_workspace
     assert bob.get(MEMBERS).status_code == 200
 
 
@@ -346,7 +346,7 @@ def test_a_member_cannot_invite_remove_or_cancel(owner, user, team, other_user, 
 
     assert member.post(INVITE, {"email": "eve@example.com", "role": Role.MEMBER}).status_code == 403
     assert member.post(remove_path(carol)).status_code == 403
-    assert member.post(reverse("invitation_cancel", args=[invitation.pk])).status_code == 403
+    assert member.post(reverse("accounts_web:invitation_cancel", args=[invitation.pk])).status_code == 403
     assert role_post(member, carol, Role.ADMIN).status_code == 403
     assert list(Invitation.objects.values_list("email", flat=True)) == ["dave@example.com"]
     assert carol.role_in(team) == Role.MEMBER

@@ -38,7 +38,7 @@ def logs_in(email: str, password: str) -> bool:
     """Whether a fresh browser logging in with these credentials gets a session (and the dashboard)."""
     client = Client()
     response = log_in(client, email, password)
-    return is_logged_in(client) and response.url == reverse("dashboard")
+    return is_logged_in(client) and response.url == reverse("images_web:dashboard")
 
 
 # --- Sign-up ----------------------------------------------------------------------------------------
@@ -67,7 +67,7 @@ def test_sign_up_verify_by_the_emailed_link_then_log_in(client, mailoutbox):
     response = log_in(other, "new@example.com", PASSWORD)
     assert response.status_code == 302 and response.url == reverse("account_email_verification_sent")
     assert not is_logged_in(other)
-    assert other.get(reverse("dashboard")).status_code == 302
+    assert other.get(reverse("images_web:dashboard")).status_code == 302
     assert not logs_in("new@example.com", PASSWORD)
 
     # GET the real link: a confirmation page with a form; POST it as allauth expects.
@@ -82,7 +82,7 @@ def test_sign_up_verify_by_the_emailed_link_then_log_in(client, mailoutbox):
     # Now logging in works and lands on the dashboard of the personal workspace.
     fresh = Client()
     response = log_in(fresh, "new@example.com", PASSWORD)
-    assert response.status_code == 302 and response.url == reverse("dashboard")
+    assert response.status_code == 302 and response.url == reverse("images_web:dashboard")
     dashboard = fresh.get(response.url)
     assert dashboard.status_code == 200
     assert escape(workspace.name) in dashboard.content.decode()
@@ -90,7 +90,7 @@ def test_sign_up_verify_by_the_emailed_link_then_log_in(client, mailoutbox):
 
 
 def test_dashboard_requires_login(client):
-    response = client.get(reverse("dashboard"))
+    response = client.get(reverse("images_web:dashboard"))
     assert response.status_code == 302
     assert response.url == f"{reverse('account_login')}?next=/"
 
@@ -124,7 +124,7 @@ def test_login_page_uses_the_site_layout(client):
 
 def test_logout_is_a_post_form_in_the_nav(client, user):
     client.force_login(user)
-    html = client.get(reverse("dashboard")).content.decode()
+    html = client.get(reverse("images_web:dashboard")).content.decode()
     assert re.search(r'<form method="post" action="/accounts/logout/"', html)
     response = client.post(reverse("account_logout"))
     assert response.status_code == 302 and not is_logged_in(client)

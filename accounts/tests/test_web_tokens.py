@@ -66,7 +66,7 @@ def test_read_only_token_shown_once_reads_but_cannot_upload_and_dies_when_revoke
     assert upload.status_code == 403
     assert "images:write" in upload.json()["message"]
 
-    response = browser.post(reverse("token_revoke", args=[token.pk]))
+    response = browser.post(reverse("accounts_web:token_revoke", args=[token.pk]))
     assert response.status_code == 302
     token.refresh_from_db()
     assert token.revoked_at is not None
@@ -112,7 +112,7 @@ def test_lists_only_the_users_active_tokens_of_the_current_workspace(browser, us
     listed = list(browser.get(TOKENS).context["tokens"])
     assert listed == [mine]
 
-    browser.post(reverse("workspace_switch"), {"workspace": team.pk})
+    browser.post(reverse("accounts_web:workspace_switch"), {"workspace": team.pk})
     assert list(browser.get(TOKENS).context["tokens"]) == [elsewhere]
     assert {expired.pk, theirs.pk}.isdisjoint(t.pk for t in browser.get(TOKENS).context["tokens"])
 
@@ -126,21 +126,21 @@ def test_tokens_of_other_users_or_workspaces_cannot_be_revoked(browser, user, ot
     other_workspace, _ = ApiToken.issue(user, team, "team-token")  # Ada's, but not in the current workspace
 
     for token in (theirs, bobs_here, other_workspace):
-        assert browser.post(reverse("token_revoke", args=[token.pk])).status_code == 404
+        assert browser.post(reverse("accounts_web:token_revoke", args=[token.pk])).status_code == 404
         token.refresh_from_db()
         assert token.revoked_at is None
 
 
 def test_revoke_is_post_only(browser, user, workspace):
     token, _ = ApiToken.issue(user, workspace, "mine")
-    assert browser.get(reverse("token_revoke", args=[token.pk])).status_code == 405
+    assert browser.get(reverse("accounts_web:token_revoke", args=[token.pk])).status_code == 405
     token.refresh_from_db()
     assert token.is_active
 
 
 def test_a_new_token_acts_on_the_current_workspace(browser, user):
     team = Workspace.create_for(user, "Team")
-    browser.post(reverse("workspace_switch"), {"workspace": team.pk})
+    browser.post(reverse("accounts_web:workspace_switch"), {"workspace": team.pk})
     browser.post(TOKENS, {"name": "team", "abilities": [Ability.IMAGES_READ, Ability.USER_READ]})
     key = shown_secrets(browser.get(TOKENS).content.decode())[0]
     assert bearer(key).get("/api/user").json()["data"]["workspace"]["id"] == team.pk

@@ -8,9 +8,11 @@ import pytest
 from PIL import Image as PILImage
 
 from accounts.models import User
+from batches import jobs as batch_jobs
 from batches.models import Batch
 from batches.tests.test_batches_api import complete, make_batch
 from billing.quota import used_images
+from images import jobs
 from images.models import Image
 from images.tests.factories import make_image
 
@@ -75,11 +77,11 @@ def test_retrying_an_image_of_a_batch_reopens_the_batch(api):
     data = make_batch(api, 2)
     first, second = Image.objects.filter(batch_id=data["id"]).order_by("created_at")
     complete(first)
-    second.claim()
-    second.fail("broken")
+    jobs.claim(second)
+    jobs.fail(second, "broken")
     assert Batch.objects.get(pk=data["id"]).status == "partially_failed"
 
-    assert second.retry()
+    assert jobs.retry(second)
     batch = Batch.objects.get(pk=data["id"])
     assert (batch.status, batch.completed_images, batch.failed_images, batch.completed_at) == ("processing", 1, 0, None)
     complete(second)
@@ -88,9 +90,9 @@ def test_retrying_an_image_of_a_batch_reopens_the_batch(api):
 
 def test_images_of_a_cancelled_batch_are_not_retried(api):
     data = make_batch(api, 1)
-    Batch.objects.get(pk=data["id"]).cancel()
+    batch_jobs.cancel(Batch.objects.get(pk=data["id"]))
     image = Image.objects.get(batch_id=data["id"])
-    assert image.status == "failed" and not image.retry()
+    assert image.status == "failed" and not jobs.retry(image)
     assert Image.objects.get(pk=image.pk).status == "failed"
 
 

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image as PILImage
 
 from batches.tests.test_batches_api import complete, upload
+from images import jobs
 from images.models import Image
 from upscaler_site.testing import encode, photo
 
@@ -23,8 +24,8 @@ def test_the_archive_holds_every_completed_result_under_unique_names(api):
     first, second, third = Image.objects.filter(batch_id=data["id"]).order_by("created_at")
     complete(first)
     complete(second)
-    third.claim()
-    third.fail("broken")
+    jobs.claim(third)
+    jobs.fail(third, "broken")
 
     response = api.get(f"/api/batches/{data['id']}/archive")
     assert response.status_code == 200

@@ -8,6 +8,7 @@ from django.core.files.storage import default_storage
 from batches.models import Batch
 from billing.models import MonthlyUsage, Plan, Subscription, month_start
 from billing.quota import used_images
+from images import jobs
 from images.models import Image
 from upscaler_site.testing import client_for, encode, make_user, photo
 
@@ -140,8 +141,8 @@ def test_detail_shows_progress_and_download_urls(api):
     data = make_batch(api, 3)
     images = list(Image.objects.filter(batch_id=data["id"]).order_by("created_at"))
     complete(images[0])
-    images[1].claim()
-    images[1].fail("The model produced invalid values (NaN or infinity).")
+    jobs.claim(images[1])
+    jobs.fail(images[1], "The model produced invalid values (NaN or infinity).")
 
     shown = api.get(f"/api/batches/{data['id']}").json()["data"]
     assert (shown["status"], shown["completed_images"], shown["failed_images"], shown["progress"]) == (
@@ -158,9 +159,9 @@ def test_detail_shows_progress_and_download_urls(api):
 
 def complete(image: Image) -> None:
     """Run ``image`` through the state machine as a worker would, with a made-up result."""
-    assert image.claim()
+    assert jobs.claim(image)
     result = encode(photo(size=(image.target_width, image.target_height)), "PNG")
-    assert image.complete(result, "png", width=image.target_width, height=image.target_height, fmt="PNG",
+    assert jobs.complete(image, result, "png", width=image.target_width, height=image.target_height, fmt="PNG",
                           scale_chain=[2], seconds=0.5)  # fmt: skip
 
 
@@ -173,8 +174,8 @@ def test_status_follows_the_outcomes(api):
             if outcome == "ok":
                 complete(image)
             else:
-                image.claim()
-                image.fail("broken")
+                jobs.claim(image)
+                jobs.fail(image, "broken")
         batch = Batch.objects.get(pk=data["id"])
         assert batch.status == expected and batch.progress == 100 and batch.completed_at is not None
 
@@ -210,7 +211,7 @@ def test_deleting_an_unfinished_batch_cancels_it_and_refunds_the_quota(api, work
     data = make_batch(api, 3)
     images = list(Image.objects.filter(batch_id=data["id"]).order_by("created_at"))
     complete(images[0])
-    assert images[1].claim()  # a worker is on it
+    assert jobs.claim(images[1])  # a worker is on it
     assert used_images(workspace) == 3
 
     response = api.delete(f"/api/batches/{data['id']}")
@@ -230,12 +231,12 @@ def test_deleting_an_unfinished_batch_cancels_it_and_refunds_the_quota(api, work
 
     # The worker that was mid-image finishes: its result is discarded, not stored.
     result = encode(photo(size=(80, 60)), "PNG")
-    assert not images[1].complete(result, "png", width=80, height=60, fmt="PNG", scale_chain=[2], seconds=1)
+    assert not jobs.complete(images[1], result, "png", width=80, height=60, fmt="PNG", scale_chain=[2], seconds=1)
     assert not default_storage.exists(f"images/{images[1].pk}/upscaled_80x60.png")
     batch = Batch.objects.get(pk=data["id"])
     assert (batch.status, batch.completed_images, batch.failed_images) == ("cancelled", 1, 2)
     # A queued task for a cancelled image does nothing.
-    assert not images[2].claim()
+    assert not jobs.claim(images[2])
 
 
 def test_deleting_a_finished_batch_removes_its_images_and_files(api):

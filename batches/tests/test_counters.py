@@ -10,6 +10,7 @@ from django.db import close_old_connections, connection
 
 from batches.models import Batch
 from batches.tests.test_batches_api import upload
+from images import jobs
 from images.models import Image
 from upscaler_site.testing import client_for, encode, photo
 
@@ -22,7 +23,7 @@ def test_concurrent_outcomes_lose_no_update(user):
     data = upload(client_for(user), files, scale_factor=2, model="anime-fast").json()["data"]
     images = list(Image.objects.filter(batch_id=data["id"]))
     for image in images:
-        assert image.claim()
+        assert jobs.claim(image)
     results = {image.pk: encode(photo(size=(32, 32)), "PNG").getvalue() for image in images}
     start = threading.Barrier(len(images))
     errors: list[BaseException] = []
@@ -32,9 +33,9 @@ def test_concurrent_outcomes_lose_no_update(user):
         try:
             start.wait()
             if index % 3 == 0:
-                image.fail("broken")
+                jobs.fail(image, "broken")
             else:
-                image.complete(io.BytesIO(results[image.pk]), "png", width=32, height=32, fmt="PNG",
+                jobs.complete(image, io.BytesIO(results[image.pk]), "png", width=32, height=32, fmt="PNG",
                                scale_chain=[2], seconds=0.1)  # fmt: skip
         except BaseException as exc:  # reported by the assertion below
             errors.append(exc)

@@ -1,4 +1,5 @@
-"""The dashboard's batch page: scoped to the current workspace, cancel and delete by CSRF-checked POST."""
+"""The dashboard's batch pages: the history tab and a batch's page, scoped to the current workspace; cancel and
+delete by CSRF-checked POST."""
 
 from __future__ import annotations
 
@@ -79,7 +80,17 @@ def test_delete_removes_the_batch_and_its_images_and_needs_csrf(user, django_cap
     browser.get(reverse("batches_web:detail", args=[batch.pk]))
     with django_capture_on_commit_callbacks(execute=True):
         response = browser.post(url, {"csrfmiddlewaretoken": browser.cookies["csrftoken"].value})
-    assert response.status_code == 302 and response.url == reverse("images_web:history") + "?show=batches"
+    assert response.status_code == 302 and response.url == reverse("batches_web:history")
     assert not Batch.objects.filter(pk=batch.pk).exists()
     assert not Image.objects.filter(batch_id=batch.pk).exists()
     assert not image.original.storage.exists(image.original.name)
+
+
+def test_history_lists_batches_with_progress(ada, user, other_user):
+    Batch.objects.create(workspace=user.personal_workspace, name="holiday", total_images=4, completed_images=1,
+                         model="standard", status="processing")  # fmt: skip
+    Batch.objects.create(workspace=other_user.personal_workspace, name="bobs-batch", total_images=1, model="standard")
+    page = ada.get(reverse("batches_web:history")).content.decode()
+    assert "holiday" in page and "bobs-batch" not in page
+    assert 'value="25"' in page and "1 done, 0 failed, of 4" in page
+    assert '<option value="partially_failed">Partially Failed</option>' in page

@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from billing.models import MonthlyUsage, Plan, Subscription, month_start, next_month_start
 from billing.quota import QuotaExceeded, limits_for, reserve_images, used_images
+from images import jobs
 from images.models import Image
 from upscaler_site.testing import client_for, encode, make_user, photo
 
@@ -63,9 +64,9 @@ def test_a_failed_image_gives_its_quota_back(free_user):
     api = client_for(free_user)
     image = Image.objects.get(pk=upload(api).json()["data"]["id"])
     assert used_images(free_user.personal_workspace) == 1
-    image.fail("The model produced invalid values.")
+    jobs.fail(image, "The model produced invalid values.")
     assert used_images(free_user.personal_workspace) == 0
-    image.fail("again")  # already failed: no second refund
+    jobs.fail(image, "again")  # already failed: no second refund
     assert used_images(free_user.personal_workspace) == 0
 
 

@@ -341,7 +341,7 @@ def test_billing_page_shows_plan_usage_and_upgrades(free_user, stripe_settings, 
     assert page.status_code == 200
     html = page.content.decode()
     assert "<strong>Free</strong> plan" in html
-    assert 'value="50"' in html and "<strong>1</strong> of 2 images" in html
+    assert 'value="50.0"' in html and "<strong>1</strong> of 2 images" in html
     assert "Upgrade to Starter" in html and "Upgrade to Enterprise" not in html
     assert "not configured" not in html
 

@@ -11,6 +11,7 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 from PIL import Image as PILImage
 
+from images import jobs
 from images.models import Image
 from images.tasks import fail_stalled_images, on_task_done, upscale_image
 from images.tests.factories import make_image
@@ -200,38 +201,34 @@ def test_the_worker_runs_model_used_not_the_request(user):
 
 
 def test_a_job_cancelled_meanwhile_stops_at_its_next_progress_check(user, monkeypatch, media_root):
-    import images.tasks
-
     image = make_image(user, size=(24, 18))
-    real_check = images.tasks.cancellation_check
+    real_watch = jobs.watch
 
     def cancelled_after_the_first_tile(image_, every: float = 0):
-        check = real_check(image_, every=0)
+        check = real_watch(image_, every=0)
 
         def progress(fraction: float) -> None:
-            Image.objects.get(pk=image_.pk).fail("cancelled")  # the batch is cancelled meanwhile
+            jobs.fail(Image.objects.get(pk=image_.pk), "cancelled")  # the batch is cancelled meanwhile
             check(fraction)
 
         return progress
 
-    monkeypatch.setattr(images.tasks, "cancellation_check", cancelled_after_the_first_tile)
+    monkeypatch.setattr(jobs, "watch", cancelled_after_the_first_tile)
     assert upscale_image(str(image.pk)) == "cancelled"
     image.refresh_from_db()
     assert (image.status, image.error, image.upscaled.name) == ("failed", "cancelled", "")
     assert not list((media_root / "images" / str(image.pk)).glob("upscaled*"))
 
 
-def test_the_cancellation_check_looks_at_the_database_at_most_every_few_seconds(user, django_assert_num_queries):
-    from images.tasks import JobCancelled, cancellation_check
-
+def test_watching_a_job_looks_at_the_database_at_most_every_few_seconds(user, django_assert_num_queries):
     image = make_image(user, status=Image.Status.PROCESSING)
-    check = cancellation_check(image, every=3600)
+    check = jobs.watch(image, every=3600)
     with django_assert_num_queries(0):
         for _ in range(100):
             check(0.5)
-    check = cancellation_check(image, every=0)
+    check = jobs.watch(image, every=0)
     with django_assert_num_queries(1):
         check(0.5)
     Image.objects.filter(pk=image.pk).update(status=Image.Status.FAILED)
-    with pytest.raises(JobCancelled):
+    with pytest.raises(jobs.JobCancelled):
         check(0.6)

@@ -170,12 +170,12 @@ def test_exif_orientation_is_applied_to_the_recorded_dimensions(api):
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)  # on_commit runs at the real commit
 def test_a_broker_failure_fails_the_image_instead_of_a_500(api, small_photo, monkeypatch):
-    import images.tasks
+    from images import jobs
 
     def broker_down(*args, **kwargs):
         raise ConnectionError("broker unreachable")
 
-    monkeypatch.setattr(images.tasks, "async_task", broker_down)
+    monkeypatch.setattr(jobs, "async_task", broker_down)
     response = api.post(URL, {"image": encode(small_photo)})
 
     assert response.status_code == 202

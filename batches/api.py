@@ -1,0 +1,121 @@
+"""The batch API: upload up to 20 images at once, follow them, cancel or delete, download a ZIP.
+
+Thin views over :mod:`batches.jobs`, :mod:`batches.models` and :mod:`batches.serializers`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import PurePosixPath
+
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from rest_framework import status
+from rest_framework.exceptions import ParseError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from zipstream import ZipStream
+
+from accounts.models import Ability
+from accounts.permissions import request_workspace
+from batches import jobs
+from batches.models import Batch, BatchQuerySet
+from batches.serializers import BatchSerializer, validate_batch
+from billing.ratelimit import QuotaHeadersMixin
+from images.models import Image
+from upscaler_site.api import ok, paginated_by_status
+
+#: Bytes read from storage at a time while streaming an archive.
+CHUNK = 256 * 1024
+
+
+def workspace_batches(request: Request) -> BatchQuerySet:
+    return Batch.objects.in_workspace(request_workspace(request)).prefetch_related("images")
+
+
+class BatchListView(QuotaHeadersMixin, APIView):
+    """``GET /api/batches`` lists the workspace's batches; ``POST`` uploads a new one (202)."""
+
+    required_abilities = {"GET": Ability.IMAGES_READ, "POST": Ability.IMAGES_WRITE}
+
+    def get(self, request: Request) -> Response:
+        return paginated_by_status(request, self, workspace_batches(request), BatchSerializer, Batch.Status.values)
+
+    def post(self, request: Request) -> Response:
+        valid = validate_batch(request.data, request.FILES)
+        batch = jobs.submit(request_workspace(request), request.user, valid.submissions, name=valid.name,
+                            target_width=valid.target_width, target_height=valid.target_height)  # fmt: skip
+        batch = workspace_batches(request).get(pk=batch.pk)
+        data = BatchSerializer(batch, context={"request": request}).data
+        return ok(data, f"Batch of {batch.total_images} images accepted for upscaling.", status.HTTP_202_ACCEPTED)
+
+
+class BatchDetailView(QuotaHeadersMixin, APIView):
+    """``GET /api/batches/{id}`` shows a batch; ``DELETE`` cancels it if unfinished, else deletes it."""
+
+    required_abilities = {"GET": Ability.IMAGES_READ, "DELETE": Ability.IMAGES_DELETE}
+
+    def get(self, request: Request, pk: str) -> Response:
+        batch = get_object_or_404(workspace_batches(request), pk=pk)
+        return ok(BatchSerializer(batch, context={"request": request}).data)
+
+    def delete(self, request: Request, pk: str) -> Response:
+        batch = get_object_or_404(workspace_batches(request), pk=pk)
+        if not batch.is_finished:
+            cancelled = jobs.cancel(batch)
+            if cancelled or batch.status == Batch.Status.CANCELLED:
+                batch = workspace_batches(request).get(pk=pk)
+                data = BatchSerializer(batch, context={"request": request}).data
+                return ok(data, f"Batch cancelled; {cancelled} unfinished image(s) will not be processed.")
+            batch.refresh_from_db()  # it finished meanwhile: delete it below
+        batch.delete()  # its images go with it, and their files after the commit (images.jobs.forget)
+        return ok(None, "Batch deleted with all its images.")
+
+
+def _archive_names(images: list[Image]) -> Iterator[tuple[Image, str]]:
+    """Each image with a unique file name for the archive: ``name.png``, ``name (2).png``, …"""
+    seen: dict[str, int] = {}
+    for image in images:
+        name = image.download_filename
+        count = seen.get(name.lower(), 0) + 1
+        seen[name.lower()] = count
+        if count > 1:
+            path = PurePosixPath(name)
+            name = f"{path.stem} ({count}){path.suffix}"
+        yield image, name
+
+
+def _read(image: Image) -> Iterator[bytes]:
+    with image.upscaled.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            yield chunk
+
+
+class BatchArchiveView(QuotaHeadersMixin, APIView):
+    """``GET /api/batches/{id}/archive``: a ZIP of every completed result, streamed as it is read.
+
+    Results are already compressed images, so they are stored, not deflated; the
+    archive's size is known up front (``Content-Length``) and nothing is built in
+    memory or on disk.
+    """
+
+    required_abilities = {"GET": Ability.IMAGES_READ}
+
+    def get(self, request: Request, pk: str) -> StreamingHttpResponse:
+        batch = get_object_or_404(workspace_batches(request), pk=pk)
+        images = [
+            image
+            for image in batch.images_in_upload_order()
+            if image.status == Image.Status.COMPLETED and image.upscaled
+        ]
+        if not images:
+            raise ParseError(f"The batch is {batch.status} and has no completed images to download yet.")
+        archive = ZipStream(sized=True)
+        for image, name in _archive_names(images):
+            archive.add(_read(image), name, size=image.upscaled_size)
+        response = StreamingHttpResponse(archive, content_type="application/zip")
+        response["Content-Length"] = str(len(archive))
+        filename = PurePosixPath(batch.name or "batch").stem.replace('"', "")[:100] or "batch"
+        response["Content-Disposition"] = f'attachment; filename="{filename}_upscaled.zip"'
+        return response

@@ -1,0 +1,104 @@
+"""The life of a batch, built on the image lifecycle (:mod:`images.jobs`): submit, cancel, and the counters.
+
+A batch moves only because its images do. The receivers below follow the image
+lifecycle's signals, in the transaction of each image's move, so a batch's counters
+and status always commit together with its images' states:
+
+* ``job_started`` → the batch is processing;
+* ``job_finished`` → one more completed or failed image; the last one settles the
+  batch (completed, partially failed or failed) and sends :data:`batch_finished`;
+* ``job_requeued`` → one failure taken back, the batch is processing again; a
+  cancelled batch refuses (:class:`images.jobs.RetryRefused`).
+
+``batch_finished(batch_id, status)`` is sent, inside the transaction, when a batch
+settles or is cancelled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import transaction
+from django.dispatch import Signal, receiver
+
+from accounts.models import User, Workspace
+from batches.models import Batch
+from images import jobs
+from images.models import Image
+
+batch_finished = Signal()
+
+
+def submit(workspace: Workspace, user: User | None, submissions: Sequence[jobs.Submission], *, name: str = "",
+           target_width: bool = False, target_height: bool = False) -> Batch:  # fmt: skip
+    """Create a batch of images with the same options and queue them, all or nothing.
+
+    Args:
+        name: the batch's name; default "N images".
+        target_width, target_height: whether the request named that side of the output
+            (the batch then records it).
+
+    Raises:
+        billing.quota.PlanLimit: see :func:`images.jobs.submit`; the plan needs batches,
+            and the quota must have room for every image.
+    """
+    first = submissions[0].options
+    with transaction.atomic():
+        batch = Batch.objects.create(
+            workspace=workspace,
+            created_by=user,
+            name=name or f"{len(submissions)} image{'s' if len(submissions) > 1 else ''}",
+            total_images=len(submissions),
+            scale_factor=first.scale_factor,
+            target_width=first.size[0] if target_width else None,
+            target_height=first.size[1] if target_height else None,
+            model=first.model,
+        )
+        jobs.submit(workspace, user, submissions, batch=batch)
+    return batch
+
+
+def cancel(batch: Batch) -> int:
+    """Cancel an unfinished batch: its unfinished images fail as "cancelled" and give their quota back.
+
+    A worker in the middle of one of them notices and stops (:func:`images.jobs.watch`);
+    one that finishes anyway finds the image failed and discards its result.
+
+    Returns:
+        How many images were cancelled; 0 if the batch had already finished.
+    """
+    with transaction.atomic():
+        # First, so that no image finishing meanwhile settles the batch as completed.
+        if not Batch.mark_cancelled(batch.pk):
+            return 0
+        batch_finished.send(sender=Batch, batch_id=batch.pk, status=Batch.Status.CANCELLED)
+        cancelled = sum(
+            jobs.fail(image, Batch.CANCELLED_REASON) for image in Image.objects.filter(batch=batch).unfinished()
+        )
+    batch.refresh_from_db()
+    return cancelled
+
+
+# --- following the images ------------------------------------------------------------------------------
+
+
+@receiver(jobs.job_started, dispatch_uid="batches.started")
+def _started(sender: Any, image: Image, **kwargs: Any) -> None:
+    if image.batch_id:
+        Batch.mark_processing(image.batch_id)
+
+
+@receiver(jobs.job_finished, dispatch_uid="batches.finished")
+def _finished(sender: Any, image: Image, completed: bool, **kwargs: Any) -> None:
+    # A deleted unfinished image can never finish: counted as failed, or its batch would wait forever.
+    # (When the batch itself is being deleted the UPDATE finds no row to change.)
+    if image.batch_id and Batch.record_outcome(image.batch_id, completed=completed):
+        status = Batch.objects.filter(pk=image.batch_id).values_list("status", flat=True).first()
+        batch_finished.send(sender=Batch, batch_id=image.batch_id, status=status)
+
+
+@receiver(jobs.job_requeued, dispatch_uid="batches.requeued")
+def _requeued(sender: Any, image: Image, **kwargs: Any) -> None:
+    if image.batch_id and not Batch.record_retry(image.batch_id):
+        raise jobs.RetryRefused("its batch was cancelled")

@@ -1,0 +1,87 @@
+"""The image API: upload, list, show, download, delete. Thin views over :mod:`images.jobs` and :mod:`images.models`."""
+
+from __future__ import annotations
+
+from django.http import FileResponse, Http404, HttpRequest
+from django.shortcuts import get_object_or_404
+from rest_framework import status
+from rest_framework.exceptions import ParseError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import Ability
+from accounts.permissions import request_workspace
+from billing.ratelimit import QuotaHeadersMixin
+from images import jobs
+from images.models import Image
+from images.serializers import ImageSerializer, UpscaleRequestSerializer
+from upscaler_site.api import ok, paginated_by_status
+
+
+class UpscaleView(QuotaHeadersMixin, APIView):
+    """``POST /api/images/upscale``: store the upload and queue it; 202 with the new record."""
+
+    required_abilities = {"POST": Ability.IMAGES_WRITE}
+
+    def post(self, request: Request) -> Response:
+        serializer = UpscaleRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        [image] = jobs.submit(request_workspace(request), request.user, [serializer.submission])
+        image.refresh_from_db()  # the task was queued on commit, or failed with the broker
+        data = ImageSerializer(image, context={"request": request}).data
+        return ok(data, "Image accepted for upscaling.", status.HTTP_202_ACCEPTED)
+
+
+class ImageListView(QuotaHeadersMixin, APIView):
+    """``GET /api/images``: the workspace's images, newest first, paginated, optionally by status."""
+
+    required_abilities = {"GET": Ability.IMAGES_READ}
+
+    def get(self, request: Request) -> Response:
+        images = Image.objects.in_workspace(request_workspace(request))
+        return paginated_by_status(request, self, images, ImageSerializer, Image.Status.values)
+
+
+class ImageDetailView(QuotaHeadersMixin, APIView):
+    """``GET /api/images/{id}`` shows one image; ``DELETE`` removes it and both files."""
+
+    required_abilities = {"GET": Ability.IMAGES_READ, "DELETE": Ability.IMAGES_DELETE}
+
+    def get(self, request: Request, pk: str) -> Response:
+        image = get_object_or_404(Image.objects.in_workspace(request_workspace(request)), pk=pk)
+        return ok(ImageSerializer(image, context={"request": request}).data)
+
+    def delete(self, request: Request, pk: str) -> Response:
+        image = get_object_or_404(Image.objects.in_workspace(request_workspace(request)), pk=pk)
+        image.delete()  # the files follow once the row is gone: images.jobs.forget
+        return ok(None, "Image deleted.")
+
+
+class ImageDownloadView(QuotaHeadersMixin, APIView):
+    """``GET /api/images/{id}/download``: a signed, expiring URL to the result file."""
+
+    required_abilities = {"GET": Ability.IMAGES_READ}
+
+    def get(self, request: Request, pk: str) -> Response:
+        image = get_object_or_404(Image.objects.in_workspace(request_workspace(request)), pk=pk)
+        path = image.download_path()
+        if path is None:
+            detail = image.error if image.status == Image.Status.FAILED else None
+            message = f"The image is {image.status}; only completed images can be downloaded."
+            if detail:
+                message += f" It failed: {detail}"
+            raise ParseError(message)
+        return ok({"download_url": request.build_absolute_uri(path), "filename": image.download_filename})
+
+
+def download_file(request: HttpRequest, token: str) -> FileResponse:
+    """Serve a result file to whoever holds a valid signed URL (no token header needed)."""
+    image = Image.from_download_token(token)
+    if image is None:
+        raise Http404("This download link is invalid or has expired.")
+    try:
+        handle = image.upscaled.open("rb")
+    except FileNotFoundError:
+        raise Http404("The file is no longer available.") from None
+    return FileResponse(handle, as_attachment=True, filename=image.download_filename)

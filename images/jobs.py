@@ -1,0 +1,308 @@
+"""The life of an upscaling job: the one module that moves images through their states.
+
+::
+
+    submit ──► pending ──claim──► processing ──complete──► completed
+                  │                    │
+                  └───────fail─────────┴──────────────────► failed ──retry──► pending
+
+Views, the admin, the worker's tasks and the stall sweep call these functions; nothing
+else changes an image's status. Each move is a conditional UPDATE from the states it
+may leave (:meth:`images.models.ImageQuerySet.move`) inside a transaction, and sends a
+signal inside that same transaction, so the apps built on images keep their own state
+in step with it (batches count their images' outcomes) and can act once it commits:
+
+``job_started(image)``
+    pending → processing: a worker claimed it.
+``job_finished(image, completed, deleted)``
+    → completed (``completed=True``), → failed, or an unfinished image deleted
+    (``deleted=True``): nothing more will happen to it unless it is retried.
+``job_requeued(image)``
+    failed → pending, by :func:`retry`. A receiver may refuse by raising
+    :class:`RetryRefused`; the retry is then undone.
+
+Receivers run in the transaction of the move: an exception rolls the move back.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+from django.core.files import File
+from django.db import models, transaction
+from django.dispatch import Signal
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from accounts.models import User, Workspace
+from billing.quota import limits_for, release_images, reserve_images
+from images.models import Image
+from inference import UpscaleOptions
+
+log = logging.getLogger(__name__)
+
+job_started = Signal()
+job_finished = Signal()
+job_requeued = Signal()
+
+#: The Django-Q2 task that runs a job, and the hook that catches a task that crashed.
+TASK = "images.tasks.upscale_image"
+TASK_HOOK = "images.tasks.on_task_done"
+#: How often, in seconds, a running job checks whether its image was cancelled or deleted.
+CANCEL_CHECK_SECONDS = 2.0
+
+Status = Image.Status
+
+
+class RetryRefused(Exception):
+    """Raised by a ``job_requeued`` receiver: the image may not run again (its batch was cancelled)."""
+
+
+class JobCancelled(Exception):
+    """The image stopped being ``processing`` under the worker (batch cancelled, image deleted)."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One image to upscale, validated: the uploaded file and what was asked of it.
+
+    Attributes:
+        file: the uploaded file (read once, when stored).
+        filename: the name the client gave it (data only, never a path).
+        size_bytes: its size in bytes.
+        format: the decoded format, e.g. ``"JPEG"``.
+        options: the output size and model the request resolved to
+            (:func:`inference.resolve_options`); ``source_size`` is the input's size.
+    """
+
+    file: File[Any]
+    filename: str
+    size_bytes: int
+    format: str
+    options: UpscaleOptions
+
+
+# --- submit ---------------------------------------------------------------------------------------------
+
+
+def submit(
+    workspace: Workspace, user: User | None, submissions: Sequence[Submission], *, batch: models.Model | None = None
+) -> list[Image]:
+    """Admit, count, store and queue images, all or nothing.
+
+    In one transaction: the plan's checks, the monthly quota (all of the images or
+    none), the files in storage, the rows, and the tasks, queued once it commits. A
+    failure anywhere leaves no row, no quota taken and no file behind.
+
+    Args:
+        batch: the batch row the images belong to (created by :mod:`batches.jobs` in
+            the same transaction); its presence also needs a plan with batches.
+
+    Raises:
+        billing.quota.PlanLimit: the plan does not allow it (API access, lapsed
+            subscription, scale factor, batches) or the quota has no room
+            (``QuotaExceeded``); the message is for the user.
+    """
+    limits = limits_for(workspace)
+    limits.check_submit(max(s.options.factor for s in submissions), batch=batch is not None)
+    images: list[Image] = []
+    try:
+        with transaction.atomic():
+            month = reserve_images(workspace, len(submissions), limits.images_per_month)
+            for submission in submissions:
+                images.append(_store(workspace, user, submission, month, batch))
+            for image in images:
+                _enqueue_on_commit(image)
+    except BaseException:
+        # The rows roll back with the transaction; the files are not transactional.
+        for image in images:
+            image.delete_files()
+        raise
+    return images
+
+
+def _store(workspace: Workspace, user: User | None, submission: Submission, month: Any,
+           batch: models.Model | None) -> Image:  # fmt: skip
+    options = submission.options
+    image = Image(
+        workspace=workspace,
+        created_by=user,
+        batch=batch,
+        original_filename=submission.filename[:255] or "image",
+        original_size=submission.size_bytes,
+        original_width=options.source_size[0],
+        original_height=options.source_size[1],
+        original_format=submission.format,
+        scale_factor=options.scale_factor,
+        target_width=options.size[0],
+        target_height=options.size[1],
+        model=options.model,
+        model_used=options.model_used,
+        model_reason=options.model_reason,
+        max_quality=options.max_quality,
+        quota_month=month,
+    )
+    image.original.save(submission.filename or "image", submission.file, save=False)
+    try:
+        image.save()
+    except BaseException:
+        image.original.delete(save=False)
+        raise
+    return image
+
+
+def _enqueue_on_commit(image: Image) -> None:
+    """Queue the image's task once the current transaction commits; fail the image if the broker is down."""
+
+    def send() -> None:
+        try:
+            task_id = async_task(TASK, str(image.pk), task_name=f"upscale-{image.pk}", hook=TASK_HOOK)
+        except Exception:
+            # The upload is stored; the client must not get a 500 for it, but must learn
+            # that nothing will process it.
+            log.exception("Could not queue image %s", image.pk)
+            fail(image, "The task queue is unavailable; please upload the image again.")
+            return
+        Image.objects.filter(pk=image.pk).update(task_id=task_id)
+
+    transaction.on_commit(send)
+
+
+# --- the worker's moves ---------------------------------------------------------------------------------
+
+
+def claim(image: Image) -> bool:
+    """pending → processing; False if someone else already moved it (or it is gone)."""
+    now = timezone.now()
+    with transaction.atomic():
+        if not Image.objects.move(image.pk, [Status.PENDING], status=Status.PROCESSING, started_at=now,
+                                  updated_at=now):  # fmt: skip
+            return False
+        image.status, image.started_at = Status.PROCESSING, now
+        job_started.send(sender=Image, image=image)
+    return True
+
+
+def watch(image: Image, every: float = CANCEL_CHECK_SECONDS) -> Callable[[float], None]:
+    """A ``progress`` callback for the pipeline that raises :class:`JobCancelled` once the job is void.
+
+    It looks at the database at most once per ``every`` seconds, between tiles, so a
+    cancelled 64 MP job stops within a tile or two instead of running to the end.
+    """
+    last = time.monotonic()
+
+    def check(_fraction: float) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last < every:
+            return
+        last = now
+        if not Image.objects.filter(pk=image.pk, status=Status.PROCESSING).exists():
+            raise JobCancelled(str(image.pk))
+
+    return check
+
+
+def complete(image: Image, content: IO[bytes], extension: str, *, width: int, height: int, fmt: str,
+             scale_chain: list[int], seconds: float) -> bool:  # fmt: skip
+    """Store the result file and move processing → completed.
+
+    Args:
+        content: the encoded result; ``extension`` its file extension (``"png"``).
+        width, height: the result's size in pixels; ``fmt`` its format (``"PNG"``).
+        scale_chain: the native network passes that made it; ``seconds`` how long.
+
+    Returns:
+        False, leaving no file behind, when the image was deleted or failed meanwhile.
+    """
+    name = f"upscaled_{width}x{height}.{extension}"
+    storage = image.upscaled.storage
+    stored = storage.save(image.upscaled.field.generate_filename(image, name), File(content, name=name))
+    size = storage.size(stored)
+    now = timezone.now()
+    with transaction.atomic():
+        done = Image.objects.move(
+            image.pk,
+            [Status.PROCESSING],
+            status=Status.COMPLETED,
+            upscaled=stored,
+            upscaled_size=size,
+            upscaled_width=width,
+            upscaled_height=height,
+            upscaled_format=fmt,
+            scale_chain=scale_chain,
+            processing_time=round(seconds, 3),
+            error="",
+            completed_at=now,
+            updated_at=now,
+        )
+        if done:
+            image.refresh_from_db()
+            job_finished.send(sender=Image, image=image, completed=True, deleted=False)
+    if not done:
+        storage.delete(stored)
+    return done
+
+
+def fail(image: Image, reason: str, *, refund: bool = True) -> bool:
+    """pending/processing → failed, with a reason for the user; False if it had already finished.
+
+    Args:
+        refund: give the image back to the month's quota (a failed image does not count).
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        if not Image.objects.move(image.pk, Image.UNFINISHED, status=Status.FAILED, error=reason[:2000],
+                                  completed_at=now, updated_at=now):  # fmt: skip
+            return False
+        if refund and image.quota_month:
+            release_images(image.workspace_id, image.quota_month)
+        image.status, image.error, image.completed_at = Status.FAILED, reason[:2000], now
+        job_finished.send(sender=Image, image=image, completed=False, deleted=False)
+    return True
+
+
+# --- after the fact -------------------------------------------------------------------------------------
+
+
+def retry(image: Image) -> bool:
+    """Queue a failed image again: failed → pending, counted against this month's quota again.
+
+    Returns:
+        False when the image is not failed, or a ``job_requeued`` receiver refused (its
+        batch was cancelled); nothing changes then.
+
+    Raises:
+        billing.quota.QuotaExceeded: the month's quota has no room; nothing changes.
+    """
+    with transaction.atomic():
+        now = timezone.now()
+        if not Image.objects.move(image.pk, [Status.FAILED], status=Status.PENDING, error="", started_at=None,
+                                  completed_at=None, updated_at=now):  # fmt: skip
+            return False
+        try:
+            job_requeued.send(sender=Image, image=image)
+        except RetryRefused as exc:
+            log.info("Retry of image %s refused: %s", image.pk, exc)
+            transaction.set_rollback(True)
+            return False
+        month = reserve_images(image.workspace, 1)
+        Image.objects.filter(pk=image.pk).update(quota_month=month)
+        image.refresh_from_db()
+        _enqueue_on_commit(image)
+    return True
+
+
+def forget(image: Image) -> None:
+    """An image's row was deleted, whatever deleted it (API, page, admin, a workspace's cascade).
+
+    Its files leave storage once the transaction commits (a rolled-back delete loses
+    nothing); an unfinished one can never finish, so it counts as finished, failed.
+    """
+    transaction.on_commit(image.delete_files)
+    if not image.is_finished:
+        job_finished.send(sender=Image, image=image, completed=False, deleted=True)
