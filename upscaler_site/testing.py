@@ -5,8 +5,12 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,13 +31,19 @@ def make_user(email: str, password: str = "Secret-pass-1", *, verified: bool = T
     return user
 
 
-def client_for(user, workspace=None, abilities: list[str] | None = None, **token_fields) -> APIClient:
+class TokenClient(APIClient):
+    """An API client that sends a token; ``token_key`` is the token's secret."""
+
+    token_key: str
+
+
+def client_for(user, workspace=None, abilities: list[str] | None = None, **token_fields) -> TokenClient:
     """An API client sending ``Authorization: Bearer <token>``: a new token of ``user`` in
     ``workspace`` (default: the personal one) with ``abilities`` (default: all)."""
     from accounts.models import ApiToken
 
     _, key = ApiToken.issue(user, workspace or user.personal_workspace, "test", abilities, **token_fields)
-    client = APIClient()
+    client = TokenClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     client.token_key = key
     return client
@@ -88,17 +98,19 @@ def database_url() -> str:
     return f"postgres://{user}{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-@contextlib.contextmanager
-def qcluster(media_root: Path, log_path: Path, **extra_env: str) -> Iterator[subprocess.Popen]:
-    """A real Django-Q2 cluster (``manage.py qcluster``) on the test database, broker and media folder.
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
-    It needs a transactional test (``django_db(transaction=True)``), whose writes the
-    subprocess can see. ``extra_env`` adds environment variables (``OMP_NUM_THREADS="1"``).
-    Stopped on exit; the end of its log is printed, which pytest shows when the test fails.
-    """
+
+def service_env(media_root: Path, **extra_env: str) -> dict[str, str]:
+    """The environment of a worker or web server subprocess: the test database, broker and media folder,
+    deployed as in production (``DEBUG=0``), with ``extra_env`` on top."""
     from django.conf import settings
 
-    env = {
+    return {
         **os.environ,
         "DATABASE_URL": database_url(),
         "MEDIA_ROOT": str(media_root),
@@ -108,6 +120,17 @@ def qcluster(media_root: Path, log_path: Path, **extra_env: str) -> Iterator[sub
         "DEBUG": "0",
         **extra_env,
     }
+
+
+@contextlib.contextmanager
+def qcluster(media_root: Path, log_path: Path, **extra_env: str) -> Iterator[subprocess.Popen]:
+    """A real Django-Q2 cluster (``manage.py qcluster``) on the test database, broker and media folder.
+
+    It needs a transactional test (``django_db(transaction=True)``), whose writes the
+    subprocess can see. ``extra_env`` adds environment variables (``OMP_NUM_THREADS="1"``).
+    Stopped on exit; the end of its log is printed, which pytest shows when the test fails.
+    """
+    env = service_env(media_root, **extra_env)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env, stdout=log,
                                 stderr=subprocess.STDOUT)  # fmt: skip
@@ -116,3 +139,57 @@ def qcluster(media_root: Path, log_path: Path, **extra_env: str) -> Iterator[sub
     finally:
         stop_process(proc)
         print(log_path.read_text(errors="replace")[-5000:])
+
+
+@contextlib.contextmanager
+def gunicorn(media_root: Path, log_path: Path, *, workers: int = 1, **extra_env: str) -> Iterator[str]:
+    """A real ``gunicorn upscaler_site.wsgi`` on a free loopback port, on the test database; yields its base URL.
+
+    Like :func:`qcluster` it needs a transactional test. Stopped on exit, its log printed.
+    """
+    port = free_port()
+    command = [sys.executable, "-m", "gunicorn", "upscaler_site.wsgi", "--bind", f"127.0.0.1:{port}",
+               "--workers", str(workers), "--access-logfile", "-"]  # fmt: skip
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(command, cwd=ROOT, env=service_env(media_root, **extra_env), stdout=log,
+                                stderr=subprocess.STDOUT)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/app/status", timeout=2).close()
+                break
+            except urllib.error.HTTPError:  # answered (401 without a session): it is up
+                break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"gunicorn did not start:\n{log_path.read_text(errors='replace')}") from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        stop_process(proc)
+        print(log_path.read_text(errors="replace")[-5000:])
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (Linux ``/proc``), parents before children."""
+    tree, index = [pid], 0
+    while index < len(tree):
+        for task in Path(f"/proc/{tree[index]}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                tree.extend(int(child) for child in (task / "children").read_text().split())
+        index += 1
+    return tree
+
+
+def has_children(pid: int) -> bool:
+    return len(process_tree(pid)) > 1
+
+
+def maps_library(pid: int, name: str) -> bool:
+    """Whether process ``pid`` has a shared library whose path contains ``name`` mapped (``libtorch``)."""
+    try:
+        return name in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:  # it exited
+        return False

@@ -8,7 +8,6 @@ tests fail: nothing is skipped.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from collections.abc import Iterator
 import pytest
 import stripe
 
-from upscaler_site.testing import stop_process
+from upscaler_site.testing import free_port, stop_process
 
 SECRET_KEY = "sk_test_localstripe"
 WEBHOOK_SECRET = "whsec_test_secret"
@@ -36,12 +35,6 @@ web.run_app(server.app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
 """
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _answers(url: str) -> bool:
     request = urllib.request.Request(f"{url}/v1/customers", headers={"Authorization": f"Bearer {SECRET_KEY}"})
     try:
@@ -54,7 +47,7 @@ def _answers(url: str) -> bool:
 @pytest.fixture(scope="session")
 def localstripe_url(tmp_path_factory) -> Iterator[str]:
     """The base URL of a running localstripe; stopped at the end of the session."""
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = tmp_path_factory.mktemp("localstripe") / "server.log"
     with log.open("wb") as out:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
+import requests
 from rest_framework.test import APIClient
 
 from billing.models import Plan
 from billing.ratelimit import hit
-from upscaler_site.testing import client_for, make_user
+from upscaler_site.testing import client_for, gunicorn, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +56,7 @@ def test_windows_are_hourly():
 
 
 def _anonymous_codes(n: int, **meta: str) -> list[int]:
-    client = APIClient(**meta)
+    client = APIClient(**meta)  # type: ignore[arg-type]  # extra WSGI environ for every request
     return [client.get("/api/images").status_code for _ in range(n)]
 
 
@@ -81,3 +85,30 @@ def test_a_forwarded_for_shorter_than_the_proxy_count_falls_back_to_remote_addr(
     settings.ALLAUTH_TRUSTED_PROXY_COUNT = 2
     assert _anonymous_codes(11, HTTP_X_FORWARDED_FOR="198.51.100.1") == [401] * 10 + [429]
     assert "does not match X-Forwarded-For" in caplog.text
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_web_processes_share_one_workspace_limit(media_root, tmp_path):
+    """Requests spread over two gunicorn processes, 4 at a time, get exactly the plan's limit between them.
+
+    With per-process counters (Django's local-memory cache) each process would allow the
+    whole limit, twice as many in all; with Django's own database-cache ``incr``,
+    concurrent increments would be lost.
+    """
+    limit = 12
+    Plan.objects.filter(slug="free").update(requests_per_hour=limit)
+    key = client_for(make_user("spread@example.com")).token_key
+    prefix = f"test-{uuid.uuid4().hex}"  # a Redis cache may hold counters of earlier runs
+    with (
+        gunicorn(media_root, tmp_path / "web1.log", CACHE_KEY_PREFIX=prefix) as first,
+        gunicorn(media_root, tmp_path / "web2.log", CACHE_KEY_PREFIX=prefix) as second,
+    ):
+
+        def call(index: int) -> int:
+            url = (first, second)[index % 2]
+            return requests.get(f"{url}/api/images", headers={"Authorization": f"Bearer {key}"}, timeout=30).status_code
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            codes = list(pool.map(call, range(3 * limit)))
+    assert sorted(codes) == [200] * limit + [429] * (2 * limit)

@@ -17,7 +17,7 @@ from PIL import Image as PILImage
 from scipy import ndimage
 
 from accounts.models import ApiToken
-from upscaler_site.testing import encode, photo, psnr
+from upscaler_site.testing import encode, has_children, maps_library, photo, process_tree, psnr
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -70,3 +70,10 @@ def test_a_real_photo_is_upscaled_4x_by_a_real_worker(live_server, worker, user)
         return float(ndimage.laplace(a.mean(axis=2)).var())
 
     assert detail(out) > 3 * detail(bicubic)
+
+    # PyTorch was loaded by the worker process that ran the model, never by the qcluster
+    # processes that fork workers (a parent's loaded thread pool breaks in a forked child).
+    tree = process_tree(worker.pid)
+    with_torch = [pid for pid in tree if maps_library(pid, "libtorch")]
+    assert with_torch, f"no process of {tree} ran PyTorch"
+    assert not [pid for pid in with_torch if has_children(pid)], "a qcluster parent imported PyTorch"
