@@ -1,6 +1,6 @@
 # The two commands of the README:
 #   make run   set everything up, create a demo user, start the web server and a worker
-#   make test  set everything up and run the test suite
+#   make test  set everything up, then lint, type-check and run the test suite
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -27,5 +27,6 @@ run: install
 
 test: install
 	$(PY) -m ruff check .
+	DEBUG=1 $(PY) -m mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 

@@ -7,7 +7,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from accounts.models import ApiToken, Invitation, Membership, User, Workspace
+from accounts.models import ApiToken, ApiTokenQuerySet, Invitation, Membership, User, Workspace
 
 
 class MembershipInline(admin.TabularInline):
@@ -78,6 +78,6 @@ class ApiTokenAdmin(admin.ModelAdmin):
         return False
 
     @admin.action(description="Revoke the selected tokens")
-    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+    def revoke(self, request: HttpRequest, queryset: ApiTokenQuerySet) -> None:
         count = queryset.revoke()
         self.message_user(request, f"Revoked {count} token(s).", messages.SUCCESS)

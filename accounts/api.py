@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Ability, ApiToken, User, Workspace
+from accounts.requests import TokenRequest
 from accounts.serializers import (
     LoginSerializer,
     RegisterSerializer,
@@ -98,11 +99,9 @@ class LoginView(PublicView):
             raise AuthenticationFailed("These credentials do not match our records.")
         if not user.email_verified:
             raise PermissionDenied("Verify your email address before logging in: follow the link we emailed you.")
-        workspace = user.personal_workspace
-        if "workspace" in data:
-            workspace = user.workspace(data["workspace"])
-            if workspace is None:
-                raise PermissionDenied("You are not a member of that workspace.")
+        workspace = user.workspace(data["workspace"]) if "workspace" in data else user.personal_workspace
+        if workspace is None:
+            raise PermissionDenied("You are not a member of that workspace.")
         token, key = ApiToken.issue(user, workspace, data.get("device_name") or "API")
         return ok({"user": user_payload(user, token), "token": key, "token_type": "Bearer"}, "Logged in.")
 
@@ -112,7 +111,7 @@ class LogoutView(APIView):
 
     allow_unverified = True
 
-    def post(self, request: Request) -> Response:
+    def post(self, request: TokenRequest) -> Response:
         request.auth.revoke()
         return ok(None, "Logged out; the token is revoked.")
 
@@ -122,7 +121,7 @@ class RevokeAllView(APIView):
 
     allow_unverified = True
 
-    def post(self, request: Request) -> Response:
+    def post(self, request: TokenRequest) -> Response:
         count = request.user.api_tokens.revoke()
         return ok({"revoked": count}, f"Revoked {count} token(s).")
 
@@ -133,7 +132,7 @@ class UserView(APIView):
     allow_unverified = True
     required_abilities = {"GET": Ability.USER_READ}
 
-    def get(self, request: Request) -> Response:
+    def get(self, request: TokenRequest) -> Response:
         return ok(user_payload(request.user, request.auth))
 
 
@@ -142,12 +141,12 @@ class TokenListView(APIView):
 
     required_abilities = {"GET": Ability.USER_READ, "POST": Ability.USER_READ}
 
-    def get(self, request: Request) -> Response:
+    def get(self, request: TokenRequest) -> Response:
         tokens = request.user.api_tokens.active().select_related("workspace")
         data = TokenSerializer(tokens, many=True).data
         return ok({"tokens": data, "count": len(data)})
 
-    def post(self, request: Request) -> Response:
+    def post(self, request: TokenRequest) -> Response:
         serializer = TokenCreateSerializer(data=request.data, context={"token": request.auth})
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -167,7 +166,7 @@ class TokenDetailView(APIView):
 
     required_abilities = {"DELETE": Ability.USER_READ}
 
-    def delete(self, request: Request, pk: int) -> Response:
+    def delete(self, request: TokenRequest, pk: int) -> Response:
         token = get_object_or_404(request.user.api_tokens.active(), pk=pk)
         token.revoke()
         return ok(None, "Token revoked.")

@@ -5,14 +5,12 @@ Kept apart from views: DRF imports it while building APIView.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django.http import HttpRequest
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
-from accounts.models import TOKEN_SCHEME, Ability, ApiToken, InvalidToken, Membership, User, Workspace
+from accounts.models import TOKEN_SCHEME, ApiToken, InvalidToken, Membership, SessionAccess, User
 
 # Where request_token() keeps its answer (a token, None, or the InvalidToken) for the rest of the request.
 _REQUEST_TOKEN = "_api_token"
@@ -59,30 +57,6 @@ class ApiTokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return TOKEN_SCHEME
-
-
-# What the dashboard does through the API: upload, read and delete images and batches.
-# Token management and logout act on "the token of the request", which a session has not.
-SESSION_ABILITIES = frozenset({Ability.IMAGES_READ, Ability.IMAGES_WRITE, Ability.IMAGES_DELETE})
-
-
-@dataclass(frozen=True)
-class SessionAccess:
-    """``request.auth`` of a dashboard request: the session's current workspace, in place of a token.
-
-    It answers the questions views ask of a token (``workspace``, ``can``), so the
-    image and batch API serve the dashboard unchanged.
-    """
-
-    workspace: Workspace
-
-    @property
-    def workspace_id(self) -> int:
-        return self.workspace.pk
-
-    def can(self, ability: str) -> bool:
-        """Members may do in their current workspace what the dashboard offers: the image abilities."""
-        return ability in SESSION_ABILITIES
 
 
 class SessionWorkspaceAuthentication(SessionAuthentication):

@@ -22,7 +22,7 @@ class InviteForm(forms.Form):
     def __init__(self, *args, workspace: Workspace, roles: list[tuple[str, str]], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.workspace = workspace
-        self.fields["role"].choices = roles
+        self.fields["role"].choices = roles  # type: ignore[attr-defined]  # a ChoiceField
         self.fields["role"].initial = Membership.Role.MEMBER
 
     def clean_email(self) -> str:

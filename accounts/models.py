@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import ClassVar
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models, transaction
@@ -44,9 +46,9 @@ class User(AbstractUser):
     name = models.CharField(max_length=150, blank=True)
 
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
-    objects = UserManager()
+    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]  # email, not username
 
     class Meta:
         ordering = ["email"]
@@ -355,6 +357,30 @@ class ApiToken(models.Model):
         if self.last_used_at is None or now - self.last_used_at >= self.LAST_USED_RESOLUTION:
             self.last_used_at = now
             ApiToken.objects.filter(pk=self.pk).update(last_used_at=now)
+
+
+# What the dashboard does through the API: upload, read and delete images and batches.
+# Token management and logout act on "the token of the request", which a session has not.
+SESSION_ABILITIES = frozenset({Ability.IMAGES_READ, Ability.IMAGES_WRITE, Ability.IMAGES_DELETE})
+
+
+@dataclass(frozen=True)
+class SessionAccess:
+    """``request.auth`` of a dashboard request: the session's current workspace, in place of a token.
+
+    It answers the questions views ask of a token (``workspace``, ``can``), so the
+    image and batch API serve the dashboard unchanged.
+    """
+
+    workspace: Workspace
+
+    @property
+    def workspace_id(self) -> int:
+        return self.workspace.pk
+
+    def can(self, ability: str) -> bool:
+        """Members may do in their current workspace what the dashboard offers: the image abilities."""
+        return ability in SESSION_ABILITIES
 
 
 def personal_workspace_name(user: User) -> str:

@@ -6,8 +6,8 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from accounts.authentication import SessionAccess
-from accounts.models import ApiToken, Workspace
+from accounts.models import ApiToken, SessionAccess, User, Workspace
+from accounts.requests import ApiRequest, TokenRequest
 
 
 class TokenAbilities(BasePermission):
@@ -29,6 +29,8 @@ class TokenAbilities(BasePermission):
                 raise PermissionDenied("This endpoint needs an API token (Authorization: Bearer <token>).")
         elif not isinstance(token, ApiToken):
             return False
+        if not isinstance(request.user, User):
+            return False
         if not getattr(view, "allow_unverified", False) and not request.user.email_verified:
             raise PermissionDenied("Verify your email address first: follow the link we emailed you.")
         ability = getattr(view, "required_abilities", {}).get(request.method)
@@ -37,6 +39,6 @@ class TokenAbilities(BasePermission):
         return True
 
 
-def request_workspace(request: Request) -> Workspace:
+def request_workspace(request: ApiRequest | TokenRequest) -> Workspace:
     """The workspace the request acts on: the token's, or the dashboard session's current one."""
     return request.auth.workspace

@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -20,15 +20,16 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import workspaces
 from accounts.forms import DeleteAccountForm, InviteForm, RoleForm, TokenForm, WorkspaceForm
 from accounts.models import Ability, ApiToken, Invitation, Membership, User, Workspace
+from accounts.requests import AuthenticatedHttpRequest
 
 # Session key holding a just-created token's secret until the tokens page shows it once.
 NEW_TOKEN_SESSION_KEY = "new_api_token"
 
 
-def _manager(request: HttpRequest, workspace: Workspace) -> Membership:
-    """The request user's membership of ``workspace``; 403 unless they may manage its members."""
-    membership = workspaces.membership_of(request.user, workspace)
-    if membership is None or not membership.is_manager:
+def _manager(request: AuthenticatedHttpRequest) -> Membership:
+    """The request user's membership of the current workspace; 403 unless they may manage its members."""
+    membership = workspaces.current_membership(request)
+    if not membership.is_manager:
         raise PermissionDenied("Only the owner and admins manage the members of a workspace.")
     return membership
 
@@ -38,7 +39,7 @@ def _manager(request: HttpRequest, workspace: Workspace) -> Membership:
 
 @login_required
 @require_POST
-def workspace_switch(request: HttpRequest) -> HttpResponse:
+def workspace_switch(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Make another of the user's workspaces the current one; 404 for anyone else's."""
     try:
         workspace_id = int(request.POST.get("workspace", ""))
@@ -52,7 +53,7 @@ def workspace_switch(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def workspace_create(request: HttpRequest) -> HttpResponse:
+def workspace_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Create a workspace owned by the user, and switch to it."""
     form = WorkspaceForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -66,9 +67,11 @@ def workspace_create(request: HttpRequest) -> HttpResponse:
 # --- Members and invitations ----------------------------------------------------------------------
 
 
-def _members_page(request: HttpRequest, invite_form: InviteForm | None = None, status: int = 200) -> HttpResponse:
+def _members_page(
+    request: AuthenticatedHttpRequest, invite_form: InviteForm | None = None, status: int = 200
+) -> HttpResponse:
     workspace = workspaces.current_workspace(request)
-    actor = workspaces.membership_of(request.user, workspace)
+    actor = workspaces.current_membership(request)
     roles = workspaces.invitable_roles(actor)
     if invite_form is None and roles:
         invite_form = InviteForm(workspace=workspace, roles=roles)
@@ -94,17 +97,17 @@ def _members_page(request: HttpRequest, invite_form: InviteForm | None = None, s
 
 @login_required
 @require_GET
-def workspace_members(request: HttpRequest) -> HttpResponse:
+def workspace_members(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The members of the current workspace with their roles, and (for managers) invitations."""
     return _members_page(request)
 
 
 @login_required
 @require_POST
-def member_invite(request: HttpRequest) -> HttpResponse:
+def member_invite(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Owner or admin: invite an email address with a role; the accept link is emailed."""
     workspace = workspaces.current_workspace(request)
-    actor = _manager(request, workspace)
+    actor = _manager(request)
     form = InviteForm(request.POST, workspace=workspace, roles=workspaces.invitable_roles(actor))
     if not form.is_valid():
         return _members_page(request, invite_form=form, status=400)
@@ -116,10 +119,10 @@ def member_invite(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def member_role(request: HttpRequest, user_id: int) -> HttpResponse:
+def member_role(request: AuthenticatedHttpRequest, user_id: int) -> HttpResponse:
     """Owner: make a member an admin or an admin a member."""
     workspace = workspaces.current_workspace(request)
-    actor = _manager(request, workspace)
+    actor = _manager(request)
     target = get_object_or_404(Membership.objects.select_related("user"), workspace=workspace, user_id=user_id)
     if not workspaces.can_change_role(actor, target):
         raise PermissionDenied("Only the owner changes roles, and the owner's role does not change.")
@@ -134,10 +137,10 @@ def member_role(request: HttpRequest, user_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def member_remove(request: HttpRequest, user_id: int) -> HttpResponse:
+def member_remove(request: AuthenticatedHttpRequest, user_id: int) -> HttpResponse:
     """Owner or admin: take someone out of the workspace (their tokens for it are revoked)."""
     workspace = workspaces.current_workspace(request)
-    actor = _manager(request, workspace)
+    actor = _manager(request)
     target = get_object_or_404(Membership.objects.select_related("user"), workspace=workspace, user_id=user_id)
     if not workspaces.can_remove(actor, target):
         raise PermissionDenied("You cannot remove this member.")
@@ -148,10 +151,10 @@ def member_remove(request: HttpRequest, user_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def invitation_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+def invitation_cancel(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Owner or admin: withdraw a pending invitation (its link stops working)."""
     workspace = workspaces.current_workspace(request)
-    _manager(request, workspace)
+    _manager(request)
     invitation = get_object_or_404(workspaces.pending_invitations(workspace), pk=pk)
     invitation.delete()
     messages.success(request, f"The invitation to {invitation.email} was cancelled.")
@@ -160,11 +163,11 @@ def invitation_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def invitation_accept(request: HttpRequest, key: str) -> HttpResponse:
+def invitation_accept(request: AuthenticatedHttpRequest, key: str) -> HttpResponse:
     """Show an invitation; on POST join its workspace and switch to it."""
     invitation = Invitation.objects.select_related("workspace", "invited_by").filter(key=key).first()
     problem = workspaces.invitation_problem(invitation, request.user)
-    if request.method == "POST" and problem is None:
+    if request.method == "POST" and invitation is not None and problem is None:
         try:
             membership = invitation.accept(request.user)
         except ValueError as exc:
@@ -187,7 +190,7 @@ def invitation_accept(request: HttpRequest, key: str) -> HttpResponse:
 @login_required
 @never_cache  # the page may show a new token's secret: not for the browser's cache or the back button
 @require_http_methods(["GET", "POST"])
-def tokens(request: HttpRequest) -> HttpResponse:
+def tokens(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The user's active tokens in the current workspace, and a form to create one.
 
     A new token's secret is kept in the session just long enough to be shown once,
@@ -214,7 +217,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def token_revoke(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Revoke one of the user's active tokens in the current workspace; 404 for any other token."""
     workspace = workspaces.current_workspace(request)
     token = get_object_or_404(request.user.api_tokens.active(), pk=pk, workspace=workspace)
@@ -228,7 +231,7 @@ def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def account(request: HttpRequest) -> HttpResponse:
+def account(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The account: email, password, workspaces and the way out."""
     memberships = request.user.memberships.select_related("workspace")
     memberships = memberships.order_by("-workspace__personal", "workspace__name")
@@ -237,7 +240,7 @@ def account(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def account_delete(request: HttpRequest) -> HttpResponse:
+def account_delete(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Delete the account, confirmed with the password, and every workspace it owns."""
     user: User = request.user
     form = DeleteAccountForm(request.POST or None, user=user)

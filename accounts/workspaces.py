@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.core.exceptions import PermissionDenied
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Case, IntegerField, QuerySet, Value, When
@@ -17,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Invitation, Membership, User, Workspace, personal_workspace_name
+from accounts.requests import AuthenticatedHttpRequest
 
 SESSION_KEY = "workspace_id"
 # Where current_workspace() caches its answer for the rest of the request.
@@ -81,9 +83,16 @@ def workspace_context(request: HttpRequest) -> dict:
     }
 
 
-def membership_of(user: User, workspace: Workspace) -> Membership | None:
-    """``user``'s membership of ``workspace``, or None."""
-    return Membership.objects.filter(workspace=workspace, user=user).first()
+def current_membership(request: AuthenticatedHttpRequest) -> Membership:
+    """The signed-in user's membership of their current workspace (:func:`current_workspace`).
+
+    Raises:
+        PermissionDenied: they left it during this request.
+    """
+    membership = Membership.objects.filter(workspace=current_workspace(request), user=request.user).first()
+    if membership is None:
+        raise PermissionDenied("You are not a member of this workspace.")
+    return membership
 
 
 # --- Members ----------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from images.models import Image
 class ImageInline(admin.TabularInline):
     model = Image
     fields = ["thumbnail", "original_filename", "status", "error", "processing_time"]
-    readonly_fields = fields
+    readonly_fields = ["thumbnail", "original_filename", "status", "error", "processing_time"]
     extra = 0
     can_delete = False
     show_change_link = True

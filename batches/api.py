@@ -12,13 +12,13 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from rest_framework import status
 from rest_framework.exceptions import ParseError
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from zipstream import ZipStream
 
 from accounts.models import Ability
 from accounts.permissions import request_workspace
+from accounts.requests import ApiRequest
 from batches import jobs
 from batches.models import Batch, BatchQuerySet
 from batches.serializers import BatchSerializer, validate_batch
@@ -30,7 +30,7 @@ from upscaler_site.api import ok, paginated_by_status
 CHUNK = 256 * 1024
 
 
-def workspace_batches(request: Request) -> BatchQuerySet:
+def workspace_batches(request: ApiRequest) -> BatchQuerySet:
     return Batch.objects.in_workspace(request_workspace(request)).prefetch_related("images")
 
 
@@ -39,10 +39,10 @@ class BatchListView(QuotaHeadersMixin, APIView):
 
     required_abilities = {"GET": Ability.IMAGES_READ, "POST": Ability.IMAGES_WRITE}
 
-    def get(self, request: Request) -> Response:
+    def get(self, request: ApiRequest) -> Response:
         return paginated_by_status(request, self, workspace_batches(request), BatchSerializer, Batch.Status.values)
 
-    def post(self, request: Request) -> Response:
+    def post(self, request: ApiRequest) -> Response:
         valid = validate_batch(request.data, request.FILES)
         batch = jobs.submit(request_workspace(request), request.user, valid.submissions, name=valid.name,
                             target_width=valid.target_width, target_height=valid.target_height)  # fmt: skip
@@ -56,11 +56,11 @@ class BatchDetailView(QuotaHeadersMixin, APIView):
 
     required_abilities = {"GET": Ability.IMAGES_READ, "DELETE": Ability.IMAGES_DELETE}
 
-    def get(self, request: Request, pk: str) -> Response:
+    def get(self, request: ApiRequest, pk: str) -> Response:
         batch = get_object_or_404(workspace_batches(request), pk=pk)
         return ok(BatchSerializer(batch, context={"request": request}).data)
 
-    def delete(self, request: Request, pk: str) -> Response:
+    def delete(self, request: ApiRequest, pk: str) -> Response:
         batch = get_object_or_404(workspace_batches(request), pk=pk)
         if not batch.is_finished:
             cancelled = jobs.cancel(batch)
@@ -102,7 +102,7 @@ class BatchArchiveView(QuotaHeadersMixin, APIView):
 
     required_abilities = {"GET": Ability.IMAGES_READ}
 
-    def get(self, request: Request, pk: str) -> StreamingHttpResponse:
+    def get(self, request: ApiRequest, pk: str) -> StreamingHttpResponse:
         batch = get_object_or_404(workspace_batches(request), pk=pk)
         images = [
             image

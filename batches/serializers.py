@@ -94,5 +94,5 @@ class BatchSerializer(serializers.ModelSerializer[Batch]):
         ]
         read_only_fields = fields
 
-    def get_images(self, obj: Batch) -> list[dict[str, Any]]:
+    def get_images(self, obj: Batch) -> Any:
         return ImageSerializer(obj.images_in_upload_order(), many=True, context=self.context).data

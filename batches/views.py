@@ -12,19 +12,20 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Workspace
+from accounts.requests import AuthenticatedHttpRequest
 from accounts.workspaces import current_workspace
 from batches import jobs
 from batches.models import Batch
 from images.views import render_history
 
 
-def _batch_or_404(request: HttpRequest, pk: uuid.UUID) -> Batch:
+def _batch_or_404(request: AuthenticatedHttpRequest, pk: uuid.UUID) -> Batch:
     return get_object_or_404(Batch.objects.in_workspace(current_workspace(request)), pk=pk)
 
 
@@ -52,7 +53,7 @@ def statuses(workspace: Workspace, ids: list[uuid.UUID]) -> dict[str, dict[str, 
 
 @login_required
 @require_GET
-def history(request: HttpRequest) -> HttpResponse:
+def history(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The history's batches tab: the workspace's batches, newest first, filtered by status, paginated."""
     batches = Batch.objects.in_workspace(current_workspace(request))
     return render_history(request, "batches", batches, list(Batch.Status.choices))
@@ -60,7 +61,7 @@ def history(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+def detail(request: AuthenticatedHttpRequest, pk: uuid.UUID) -> HttpResponse:
     """A batch: progress, each image's status and links, the archive of the results."""
     batch = _batch_or_404(request, pk)
     images = batch.images_in_upload_order()
@@ -79,7 +80,7 @@ def detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
 
 @login_required
 @require_POST
-def delete(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+def delete(request: AuthenticatedHttpRequest, pk: uuid.UUID) -> HttpResponse:
     """``action=cancel``: stop an unfinished batch. Otherwise delete it with its images and their files.
 
     An unfinished batch is cancelled before it is deleted, so that its unprocessed images

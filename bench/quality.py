@@ -28,6 +28,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
@@ -88,6 +89,11 @@ def mod_crop(hr: np.ndarray, scale: int) -> np.ndarray:
     """Crop the bottom/right so that both sides are multiples of ``scale`` (the literature's ``modcrop``)."""
     h, w = hr.shape[:2]
     return hr[: h - h % scale, : w - w % scale]
+
+
+def rgb_array(image: Image.Image | np.ndarray) -> np.ndarray:
+    """An upscaled image as (H, W, 3) samples, for the metrics on Y."""
+    return np.asarray(image.convert("RGB")) if isinstance(image, Image.Image) else image
 
 
 def precision_kwargs(precision: str | None) -> dict[str, str]:
@@ -155,7 +161,7 @@ def run_model(
     precision: str | None,
 ) -> None:
     scale = row.scale
-    extra = precision_kwargs(precision)
+    extra: dict[str, Any] = precision_kwargs(precision)
     row.dtype = network_dtype(model, scale, precision)
     device = default_device()
     load_network(model, scale, str(device))  # load outside the timing
@@ -169,7 +175,7 @@ def run_model(
             lr, hr_size, model=model, device=device, tile=whole_tile, max_quality=max_quality, **extra
         )
         elapsed = time.perf_counter() - started
-        sr = np.asarray(result.image.convert("RGB"))
+        sr = rgb_array(result.image)
         row.seconds += elapsed
         row.names.append(name)
         row.psnr.append(psnr_y(sr, hr, scale))
@@ -182,7 +188,7 @@ def run_model(
             tiled = upscale_image(
                 lr, hr_size, model=model, device=device, tile=check_tile, max_quality=max_quality, **extra
             )
-            tiled_arr = np.asarray(tiled.image.convert("RGB"))
+            tiled_arr = rgb_array(tiled.image)
             delta = psnr_y(tiled_arr, hr, scale) - row.psnr[-1]
             row.tiled_delta.append(delta)
             row.tiled_maxdiff = max(row.tiled_maxdiff, int(np.abs(tiled_arr.astype(int) - sr).max()))

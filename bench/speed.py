@@ -46,7 +46,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -296,7 +298,7 @@ def worker_truth(model: str, engine: str, out: str, precision: str | None) -> di
     return {"psnr_truth": psnr(y, truth)}
 
 
-WORKERS = {
+WORKERS: dict[str, Callable[..., dict[str, Any]]] = {
     "peak": worker_peak,
     "flops": worker_flops,
     "ours": worker_ours,

@@ -10,12 +10,12 @@ import stripe
 from rest_framework import status
 from rest_framework.exceptions import APIException
 from rest_framework.exceptions import PermissionDenied as ApiPermissionDenied
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Ability, Workspace
 from accounts.permissions import request_workspace
+from accounts.requests import ApiRequest, TokenRequest
 from billing import checkout, stripe_sync
 from billing.models import Plan, Subscription
 from billing.quota import Limits, limits_for, usage_for
@@ -51,7 +51,7 @@ class UsageView(APIView):
 
     required_abilities = {"GET": Ability.USER_READ}
 
-    def get(self, request: Request) -> Response:
+    def get(self, request: ApiRequest) -> Response:
         usage = usage_for(request_workspace(request))
         return ok(
             {
@@ -76,7 +76,7 @@ class SubscriptionView(APIView):
 
     required_abilities = {"GET": Ability.USER_READ}
 
-    def get(self, request: Request) -> Response:
+    def get(self, request: ApiRequest) -> Response:
         limits = limits_for(request_workspace(request))
         sub: Subscription | None = limits.subscription
         data = None
@@ -107,7 +107,7 @@ class PaymentProviderError(APIException):
     default_detail = "The payment provider could not be reached. Please try again."
 
 
-def _manager_workspace(request: Request) -> Workspace:
+def _manager_workspace(request: TokenRequest) -> Workspace:
     workspace = request_workspace(request)
     if not request.user.manages(workspace):
         raise ApiPermissionDenied(checkout.MANAGERS_ONLY)
@@ -132,9 +132,9 @@ class CheckoutApiView(APIView):
 
     required_abilities = {"POST": Ability.USER_READ}
 
-    def post(self, request: Request) -> Response:
+    def post(self, request: TokenRequest) -> Response:
         workspace = _manager_workspace(request)
-        slug = str(request.data.get("plan", ""))
+        slug = str(request.data.get("plan", "")) if isinstance(request.data, dict) else ""
         if not Plan.objects.filter(slug=slug).exists():
             raise ValidationFailed({"plan": ["Unknown plan."]})
         url = _call_stripe(checkout.start_checkout, request._request, request.user, workspace, slug)
@@ -146,7 +146,7 @@ class PortalApiView(APIView):
 
     required_abilities = {"POST": Ability.USER_READ}
 
-    def post(self, request: Request) -> Response:
+    def post(self, request: TokenRequest) -> Response:
         workspace = _manager_workspace(request)
         url = _call_stripe(checkout.start_portal, request._request, workspace)
         return ok({"url": url})

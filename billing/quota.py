@@ -76,8 +76,7 @@ class Limits:
             )
         if factor > self.plan.max_scale + 1e-9:
             raise PlanLimit(
-                f"The {self.plan.name} plan upscales at most {self.plan.max_scale}x; "
-                "upgrade for larger scale factors."
+                f"The {self.plan.name} plan upscales at most {self.plan.max_scale}x; upgrade for larger scale factors."
             )
 
 
@@ -94,7 +93,8 @@ def limits_for(workspace: Workspace) -> Limits:
     return Limits(
         plan=plan,
         subscription=subscription,
-        images_per_month=quota if quota is not None and subscription and plan == subscription.plan
+        images_per_month=quota
+        if quota is not None and subscription and plan == subscription.plan
         else plan.images_per_month,
         requests_per_hour=plan.requests_per_hour,
         batches=plan.batches,

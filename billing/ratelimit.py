@@ -81,7 +81,19 @@ def client_ip(request: HttpRequest) -> str:
 
 def _workspace_rate(workspace: Workspace) -> int:
     key = f"ratelimit:plan:{workspace.pk}"
-    return int(cache.get_or_set(key, lambda: limits_for(workspace).requests_per_hour, PLAN_CACHE_SECONDS))
+    rate = cache.get(key)
+    if rate is None:
+        rate = limits_for(workspace).requests_per_hour
+        cache.set(key, rate, PLAN_CACHE_SECONDS)
+    return int(rate)
+
+
+class RateLimited(Throttled):
+    """429 with our message; DRF's handler sends ``wait`` as ``Retry-After`` (its own message would repeat it)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(detail=message)
+        self.wait = retry_after
 
 
 class WorkspaceRateThrottle(BaseThrottle):
@@ -101,9 +113,7 @@ class WorkspaceRateThrottle(BaseThrottle):
         limit = _workspace_rate(workspace)
         allowed, retry_after = hit(f"ws:{workspace.pk}", limit)
         if not allowed:
-            refused = Throttled(detail=refusal(limit, retry_after, "your plan's"))
-            refused.wait = retry_after  # DRF's handler sends it as Retry-After; not repeated in the message
-            raise refused
+            raise RateLimited(refusal(limit, retry_after, "your plan's"), retry_after)
         return True
 
 

@@ -69,7 +69,7 @@ def get_or_create_customer(workspace: Workspace, email: str = "") -> str:
             return sub.stripe_customer_id
         customer = stripe.Customer.create(
             name=workspace.name,
-            email=email or None,
+            email=email or None,  # type: ignore[arg-type]  # the SDK leaves None out of the request
             metadata={"workspace_id": str(workspace.pk)},
         )
         if sub is None:

@@ -13,11 +13,12 @@ import stripe
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Workspace
+from accounts.requests import AuthenticatedHttpRequest
 from accounts.workspaces import current_workspace
 from billing import checkout, stripe_sync
 from billing.models import Plan
@@ -28,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 @login_required
 @require_GET
-def overview(request: HttpRequest) -> HttpResponse:
+def overview(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The current plan, this month's usage, the plans to upgrade to and the billing portal."""
     workspace = current_workspace(request)
     limits = limits_for(workspace)
@@ -45,14 +46,16 @@ def overview(request: HttpRequest) -> HttpResponse:
     return render(request, "billing/billing.html", context)
 
 
-def _manager_workspace(request: HttpRequest) -> Workspace:
+def _manager_workspace(request: AuthenticatedHttpRequest) -> Workspace:
     workspace = current_workspace(request)
     if not request.user.manages(workspace):
         raise PermissionDenied(checkout.MANAGERS_ONLY)
     return workspace
 
 
-def _to_stripe(request: HttpRequest, workspace: Workspace, what: str, start: Callable[[], str]) -> HttpResponse:
+def _to_stripe(
+    request: AuthenticatedHttpRequest, workspace: Workspace, what: str, start: Callable[[], str]
+) -> HttpResponse:
     """Redirect to the URL ``start`` gets from Stripe, or back to the billing page saying what went wrong."""
     try:
         return redirect(start())
@@ -66,7 +69,7 @@ def _to_stripe(request: HttpRequest, workspace: Workspace, what: str, start: Cal
 
 @login_required
 @require_POST
-def checkout_redirect(request: HttpRequest) -> HttpResponse:
+def checkout_redirect(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Send an owner or admin to Stripe Checkout for the chosen plan."""
     workspace = _manager_workspace(request)
     slug = get_object_or_404(Plan, slug=request.POST.get("plan", "")).slug
@@ -77,7 +80,7 @@ def checkout_redirect(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def portal_redirect(request: HttpRequest) -> HttpResponse:
+def portal_redirect(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Send an owner or admin to the Stripe Billing Portal (payment method, invoices, cancellation)."""
     workspace = _manager_workspace(request)
     return _to_stripe(request, workspace, "Billing Portal", lambda: checkout.start_portal(request, workspace))
@@ -85,13 +88,13 @@ def portal_redirect(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def success(request: HttpRequest) -> HttpResponse:
+def success(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Back from a completed Checkout: the plan changes once Stripe's webhook arrives."""
     return render(request, "billing/success.html", {"workspace": current_workspace(request)})
 
 
 @login_required
 @require_GET
-def cancel(request: HttpRequest) -> HttpResponse:
+def cancel(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Back from an abandoned Checkout: nothing was charged."""
     return render(request, "billing/cancel.html", {"workspace": current_workspace(request)})

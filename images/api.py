@@ -6,12 +6,12 @@ from django.http import FileResponse, Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from rest_framework import status
 from rest_framework.exceptions import ParseError
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Ability
 from accounts.permissions import request_workspace
+from accounts.requests import ApiRequest
 from billing.ratelimit import QuotaHeadersMixin
 from images import jobs
 from images.models import Image
@@ -24,7 +24,7 @@ class UpscaleView(QuotaHeadersMixin, APIView):
 
     required_abilities = {"POST": Ability.IMAGES_WRITE}
 
-    def post(self, request: Request) -> Response:
+    def post(self, request: ApiRequest) -> Response:
         serializer = UpscaleRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         [image] = jobs.submit(request_workspace(request), request.user, [serializer.submission])
@@ -38,7 +38,7 @@ class ImageListView(QuotaHeadersMixin, APIView):
 
     required_abilities = {"GET": Ability.IMAGES_READ}
 
-    def get(self, request: Request) -> Response:
+    def get(self, request: ApiRequest) -> Response:
         images = Image.objects.in_workspace(request_workspace(request))
         return paginated_by_status(request, self, images, ImageSerializer, Image.Status.values)
 
@@ -48,11 +48,11 @@ class ImageDetailView(QuotaHeadersMixin, APIView):
 
     required_abilities = {"GET": Ability.IMAGES_READ, "DELETE": Ability.IMAGES_DELETE}
 
-    def get(self, request: Request, pk: str) -> Response:
+    def get(self, request: ApiRequest, pk: str) -> Response:
         image = get_object_or_404(Image.objects.in_workspace(request_workspace(request)), pk=pk)
         return ok(ImageSerializer(image, context={"request": request}).data)
 
-    def delete(self, request: Request, pk: str) -> Response:
+    def delete(self, request: ApiRequest, pk: str) -> Response:
         image = get_object_or_404(Image.objects.in_workspace(request_workspace(request)), pk=pk)
         image.delete()  # the files follow once the row is gone: images.jobs.forget
         return ok(None, "Image deleted.")
@@ -63,7 +63,7 @@ class ImageDownloadView(QuotaHeadersMixin, APIView):
 
     required_abilities = {"GET": Ability.IMAGES_READ}
 
-    def get(self, request: Request, pk: str) -> Response:
+    def get(self, request: ApiRequest, pk: str) -> Response:
         image = get_object_or_404(Image.objects.in_workspace(request_workspace(request)), pk=pk)
         path = image.download_path()
         if path is None:

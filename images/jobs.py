@@ -131,7 +131,7 @@ def _store(workspace: Workspace, user: User | None, submission: Submission, mont
     image = Image(
         workspace=workspace,
         created_by=user,
-        batch=batch,
+        batch_id=batch.pk if batch is not None else None,
         original_filename=submission.filename[:255] or "image",
         original_size=submission.size_bytes,
         original_width=options.source_size[0],

@@ -148,7 +148,7 @@ class Image(models.Model):
     @property
     def download_filename(self) -> str:
         stem = PurePosixPath(self.original_filename).stem or "image"
-        suffix = PurePosixPath(self.upscaled.name).suffix if self.upscaled else ""
+        suffix = PurePosixPath(self.upscaled.name or "").suffix
         return f"{stem}_upscaled_{self.target_width}x{self.target_height}{suffix}"
 
     def download_token(self) -> str:

@@ -32,8 +32,9 @@ def upscale_image(image_id: str) -> str:
     if image is None or not jobs.claim(image):
         return "skipped"
     try:
+        max_pixels = int(settings.UPSCALE_MAX_OUTPUT_MEGAPIXELS * 1_000_000)
         with image.original.open("rb") as fh:
-            source = open_image(fh, max_pixels=int(settings.UPSCALE_MAX_OUTPUT_MEGAPIXELS * 1_000_000))
+            source = open_image(fh, max_pixels=max_pixels)  # type: ignore[arg-type]  # a File reads like one
         # Spool to disk past 64 MB so a 64 MP PNG does not sit in memory twice.
         with tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024) as buffer:
             result, fmt = upscale_source(

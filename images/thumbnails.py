@@ -21,9 +21,9 @@ def thumbnail_jpeg(file: File, size: int = THUMBNAIL_SIZE) -> bytes:
     Raises:
         OSError / PIL.UnidentifiedImageError: the file is missing or not an image.
     """
-    with file.open("rb") as handle, PILImage.open(handle) as image:
-        image.draft("RGB", (size, size))
-        image = ImageOps.exif_transpose(image)
+    with file.open("rb") as handle, PILImage.open(handle) as stored:
+        stored.draft("RGB", (size, size))
+        image: PILImage.Image = ImageOps.exif_transpose(stored)
         image.thumbnail((size, size))
         if image.mode in ("I;16", "I;16B", "I"):
             image = image.point(lambda v: v / 256).convert("L")

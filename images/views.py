@@ -34,6 +34,7 @@ from django.views.decorators.http import require_GET, require_POST
 from PIL import UnidentifiedImageError
 
 from accounts.models import Workspace
+from accounts.requests import AuthenticatedHttpRequest
 from accounts.workspaces import current_workspace
 from billing.quota import Usage, limits_for, usage_for
 from images.models import Image, ImageQuerySet, human_size
@@ -47,14 +48,13 @@ MAX_STATUS_IDS = 200
 THUMBNAIL_SIZE = 320
 
 
-
 #: Objects of other apps the live status reports besides images, by query parameter: each function
 #: gets the current workspace and the ids asked for, and answers ``{id: status JSON}`` for those of
 #: the workspace. batches adds ``"batches"`` (``BatchesConfig.ready``).
 STATUS_SECTIONS: dict[str, Callable[[Workspace, list[uuid.UUID]], dict[str, dict[str, Any]]]] = {}
 
 
-def workspace_images(request: HttpRequest) -> ImageQuerySet:
+def workspace_images(request: AuthenticatedHttpRequest) -> ImageQuerySet:
     return Image.objects.in_workspace(current_workspace(request))
 
 
@@ -98,7 +98,7 @@ def uuids(raw: str) -> list[uuid.UUID]:
 
 @login_required
 @require_GET
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The landing page after login: the current workspace at a glance."""
     workspace = current_workspace(request)
     context = {
@@ -112,7 +112,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def upload(request: HttpRequest) -> HttpResponse:
+def upload(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Drop or pick images, choose the size and the model; progress and status update in place."""
     workspace = current_workspace(request)
     limits = limits_for(workspace)
@@ -144,7 +144,7 @@ def upload(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+def detail(request: AuthenticatedHttpRequest, pk: uuid.UUID) -> HttpResponse:
     """One image: before/after comparison, zoom, download, sizes, timing, model, status or error."""
     image = get_object_or_404(workspace_images(request).select_related("batch"), pk=pk)
     context = {
@@ -158,7 +158,7 @@ def detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
 
 
 def render_history(
-    request: HttpRequest, tab: str, items: QuerySet[Any], statuses: list[tuple[str, str]]
+    request: AuthenticatedHttpRequest, tab: str, items: QuerySet[Any], statuses: list[tuple[str, str]]
 ) -> HttpResponse:
     """A tab of the history page: ``items`` (newest first) filtered by ``?status=`` (one of ``statuses``), paginated."""
     status = request.GET.get("status", "")
@@ -180,14 +180,14 @@ def render_history(
 
 @login_required
 @require_GET
-def history(request: HttpRequest) -> HttpResponse:
+def history(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The workspace's images as a thumbnail grid, newest first, filtered by status, paginated."""
     return render_history(request, "images", workspace_images(request), list(Image.Status.choices))
 
 
 @login_required
 @require_POST
-def delete(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+def delete(request: AuthenticatedHttpRequest, pk: uuid.UUID) -> HttpResponse:
     """Delete one of the current workspace's images and both its files (CSRF-checked POST)."""
     image = get_object_or_404(workspace_images(request), pk=pk)
     image.delete()  # the files follow once the row is gone: images.jobs.forget
@@ -207,7 +207,7 @@ def _open(field: FieldFile) -> IO[bytes]:
 
 @login_required
 @require_GET
-def original_file(request: HttpRequest, pk: uuid.UUID) -> FileResponse:
+def original_file(request: AuthenticatedHttpRequest, pk: uuid.UUID) -> FileResponse:
     """The uploaded original, inline (the comparison view's "before")."""
     image = get_object_or_404(workspace_images(request), pk=pk)
     return FileResponse(_open(image.original), filename=image.original_filename)
@@ -215,7 +215,7 @@ def original_file(request: HttpRequest, pk: uuid.UUID) -> FileResponse:
 
 @login_required
 @require_GET
-def result_file(request: HttpRequest, pk: uuid.UUID) -> FileResponse:
+def result_file(request: AuthenticatedHttpRequest, pk: uuid.UUID) -> FileResponse:
     """The upscaled result, inline (the comparison view's "after"); 404 until it exists."""
     image = get_object_or_404(workspace_images(request), pk=pk, status=Image.Status.COMPLETED)
     return FileResponse(_open(image.upscaled), filename=image.download_filename)
@@ -223,7 +223,7 @@ def result_file(request: HttpRequest, pk: uuid.UUID) -> FileResponse:
 
 @login_required
 @require_GET
-def download(request: HttpRequest, pk: uuid.UUID) -> FileResponse:
+def download(request: AuthenticatedHttpRequest, pk: uuid.UUID) -> FileResponse:
     """The upscaled result as a download, named after the original."""
     image = get_object_or_404(workspace_images(request), pk=pk, status=Image.Status.COMPLETED)
     return FileResponse(_open(image.upscaled), as_attachment=True, filename=image.download_filename)
@@ -231,7 +231,7 @@ def download(request: HttpRequest, pk: uuid.UUID) -> FileResponse:
 
 @login_required
 @require_GET
-def thumbnail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+def thumbnail(request: AuthenticatedHttpRequest, pk: uuid.UUID) -> HttpResponse:
     """A small preview of the original for the history grid (originals may be 10 MB)."""
     image = get_object_or_404(workspace_images(request), pk=pk)
     try:

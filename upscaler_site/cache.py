@@ -28,7 +28,8 @@ class DatabaseCache(db.DatabaseCache):
         connection = connections[alias]
         quote = connection.ops.quote_name
         table, key_column, value_column, expires_column = (
-            quote(name) for name in (self._table, "cache_key", "value", "expires")
+            quote(name)
+            for name in (self._table, "cache_key", "value", "expires")  # type: ignore[attr-defined]
         )
         with transaction.atomic(using=alias), connection.cursor() as cursor:
             cursor.execute(f"UPDATE {table} SET {key_column} = {key_column} WHERE {key_column} = %s", [key])

@@ -28,7 +28,9 @@ def bearer(key: str) -> APIClient:
 
 
 def verification_link(mail) -> str:
-    return re.search(r"https?://\S+/accounts/confirm-email/\S+/", mail.body).group(0)
+    match = re.search(r"https?://\S+/accounts/confirm-email/\S+/", mail.body)
+    assert match, mail.body
+    return match.group(0)
 
 
 def test_register_verify_login_flow(client, mailoutbox):

@@ -95,7 +95,7 @@ def credential(kind: str, ada, other_user) -> str | None:
 def call(client: APIClient, endpoint: str, ada):
     method, path, _ = ENDPOINTS[endpoint]
     path = path.format(image=ada["image"].pk, token=ada["token"].pk)
-    data = None
+    data: dict[str, object] | None = None
     if endpoint == "upload":
         data = {"image": encode(photo(size=(40, 30)))}
     elif endpoint == "create token":

@@ -28,7 +28,7 @@ def browser(client, user):
 def stored(image: Image) -> list[Path]:
     """The files of ``image`` on disk (both must exist for a completed image made by the factory)."""
     root = Path(django_settings.MEDIA_ROOT)
-    return [root / field.name for field in (image.original, image.upscaled) if field]
+    return [root / field.name for field in (image.original, image.upscaled) if field and field.name]
 
 
 def test_account_page_links_to_email_password_and_deletion(browser, user):

@@ -72,7 +72,8 @@ class Recorder:
     """Stands in for a Stripe endpoint localstripe lacks: records the call, returns a session with a URL."""
 
     def __init__(self, host: str) -> None:
-        self.host, self.calls = host, []
+        self.host = host
+        self.calls: list[dict[str, object]] = []
 
     def __call__(self, **params):
         self.calls.append(params)

@@ -114,7 +114,7 @@ def browser(django_db_setup) -> Iterator:
         with sync_api.sync_playwright() as playwright:
             for alias, contents in serialized.items():
                 if contents is not None:
-                    connections[alias]._test_serialized_contents = contents
+                    connections[alias]._test_serialized_contents = contents  # type: ignore[attr-defined]
             chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             yield chromium
             chromium.close()

@@ -16,10 +16,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts) -> None:
         email = opts["email"].lower()
-        user = User.objects.filter(email=email).first()
-        created = user is None
-        if created:
-            user = User.objects.create_user(email, opts["password"], name="Demo")
+        existing = User.objects.filter(email=email).first()
+        created = existing is None
+        user = existing or User.objects.create_user(email, opts["password"], name="Demo")
         EmailAddress.objects.update_or_create(user=user, email=email, defaults={"verified": True, "primary": True})
         # The demo should not run into Free's 2 images a month: staff-assigned Enterprise.
         Subscription.objects.get_or_create(
