@@ -82,7 +82,7 @@ def image_status(image: Image) -> dict[str, Any]:
     }
 
 
-def uuids(raw: str) -> list[uuid.UUID]:
+def _uuids(raw: str) -> list[uuid.UUID]:
     """The valid UUIDs in a comma-separated list; anything else is ignored, not an error."""
     ids = []
     for part in raw.split(",")[:MAX_STATUS_IDS]:
@@ -260,10 +260,10 @@ def status(request: HttpRequest) -> JsonResponse:
         # JSON rather than a redirect to the login page: the caller is a script.
         return JsonResponse({"error": "Your session has ended: log in again."}, status=401)
     workspace = current_workspace(request)
-    images = Image.objects.in_workspace(workspace).filter(pk__in=uuids(request.GET.get("images", "")))
+    images = Image.objects.in_workspace(workspace).filter(pk__in=_uuids(request.GET.get("images", "")))
     body: dict[str, Any] = {"images": {str(image.pk): image_status(image) for image in images}}
     for name, section in STATUS_SECTIONS.items():
-        body[name] = section(workspace, uuids(request.GET.get(name, "")))
+        body[name] = section(workspace, _uuids(request.GET.get(name, "")))
     body["usage"] = usage_json(usage_for(workspace))
     response = JsonResponse(body)
     response["Cache-Control"] = "no-store"

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import psutil
 from PIL import Image as PILImage
 from rest_framework.test import APIClient
 from skimage import data
@@ -172,24 +173,9 @@ def gunicorn(media_root: Path, log_path: Path, *, workers: int = 1, **extra_env:
         print(log_path.read_text(errors="replace")[-5000:])
 
 
-def process_tree(pid: int) -> list[int]:
-    """``pid`` and all its descendants (Linux ``/proc``), parents before children."""
-    tree, index = [pid], 0
-    while index < len(tree):
-        for task in Path(f"/proc/{tree[index]}/task").glob("*"):
-            with contextlib.suppress(OSError):
-                tree.extend(int(child) for child in (task / "children").read_text().split())
-        index += 1
-    return tree
-
-
-def has_children(pid: int) -> bool:
-    return len(process_tree(pid)) > 1
-
-
-def maps_library(pid: int, name: str) -> bool:
-    """Whether process ``pid`` has a shared library whose path contains ``name`` mapped (``libtorch``)."""
+def maps_library(process: psutil.Process, name: str) -> bool:
+    """Whether ``process`` has a shared library whose path contains ``name`` mapped (``"libtorch"``)."""
     try:
-        return name in Path(f"/proc/{pid}/maps").read_text()
-    except OSError:  # it exited
+        return any(name in mapped.path for mapped in process.memory_maps())
+    except psutil.NoSuchProcess:
         return False

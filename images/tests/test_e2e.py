@@ -11,13 +11,14 @@ import io
 import time
 
 import numpy as np
+import psutil
 import pytest
 import requests
 from PIL import Image as PILImage
 from scipy import ndimage
 
 from accounts.models import ApiToken
-from upscaler_site.testing import encode, has_children, maps_library, photo, process_tree, psnr
+from upscaler_site.testing import encode, maps_library, photo, psnr
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -73,7 +74,8 @@ def test_a_real_photo_is_upscaled_4x_by_a_real_worker(live_server, worker, user)
 
     # PyTorch was loaded by the worker process that ran the model, never by the qcluster
     # processes that fork workers (a parent's loaded thread pool breaks in a forked child).
-    tree = process_tree(worker.pid)
-    with_torch = [pid for pid in tree if maps_library(pid, "libtorch")]
+    qcluster = psutil.Process(worker.pid)
+    tree = [qcluster, *qcluster.children(recursive=True)]
+    with_torch = [process for process in tree if maps_library(process, "libtorch")]
     assert with_torch, f"no process of {tree} ran PyTorch"
-    assert not [pid for pid in with_torch if has_children(pid)], "a qcluster parent imported PyTorch"
+    assert not [process for process in with_torch if process.children()], "a qcluster parent imported PyTorch"
