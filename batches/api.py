@@ -10,6 +10,7 @@ from pathlib import PurePosixPath
 
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils.http import content_disposition_header
 from rest_framework import status
 from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
@@ -23,6 +24,8 @@ from batches import jobs
 from batches.models import Batch, BatchQuerySet
 from batches.serializers import BatchSerializer, validate_batch
 from billing.ratelimit import QuotaHeadersMixin
+from images import files
+from images.files import safe_filename
 from images.models import Image
 from upscaler_site.api import ok, paginated_by_status
 
@@ -114,8 +117,8 @@ class BatchArchiveView(QuotaHeadersMixin, APIView):
         archive = ZipStream(sized=True)
         for image, name in _archive_names(images):
             archive.add(_read(image), name, size=image.upscaled_size)
-        response = StreamingHttpResponse(archive, content_type="application/zip")
+        response = files.harden(StreamingHttpResponse(archive, content_type="application/zip"))
         response["Content-Length"] = str(len(archive))
-        filename = PurePosixPath(batch.name or "batch").stem.replace('"', "")[:100] or "batch"
-        response["Content-Disposition"] = f'attachment; filename="{filename}_upscaled.zip"'
+        stem = PurePosixPath(safe_filename(batch.name, "batch")).stem[:100]
+        response["Content-Disposition"] = content_disposition_header(True, f"{stem}_upscaled.zip")
         return response

@@ -10,7 +10,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from billing.quota import QuotaExceeded
-from images import jobs
+from images import files, jobs
 from images.models import Image
 from images.thumbnails import thumbnail_jpeg
 
@@ -50,7 +50,7 @@ class ImageAdmin(admin.ModelAdmin):
             body = thumbnail_jpeg(field)
         except (OSError, ValueError):
             raise Http404("No preview for this file.") from None
-        response = HttpResponse(body, content_type="image/jpeg")
+        response = files.harden(HttpResponse(body, content_type="image/jpeg"))
         response["Cache-Control"] = "private, max-age=3600"
         return response
 

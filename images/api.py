@@ -13,7 +13,7 @@ from accounts.models import Ability
 from accounts.permissions import request_workspace
 from accounts.requests import ApiRequest
 from billing.ratelimit import QuotaHeadersMixin
-from images import jobs
+from images import files, jobs
 from images.models import Image
 from images.serializers import ImageSerializer, UpscaleRequestSerializer
 from upscaler_site.api import ok, paginated_by_status
@@ -80,8 +80,4 @@ def download_file(request: HttpRequest, token: str) -> FileResponse:
     image = Image.from_download_token(token)
     if image is None:
         raise Http404("This download link is invalid or has expired.")
-    try:
-        handle = image.upscaled.open("rb")
-    except FileNotFoundError:
-        raise Http404("The file is no longer available.") from None
-    return FileResponse(handle, as_attachment=True, filename=image.download_filename)
+    return files.serve(image.upscaled, fmt=image.upscaled_format, filename=image.download_filename)

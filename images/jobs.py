@@ -146,7 +146,7 @@ def _store(workspace: Workspace, user: User | None, submission: Submission, mont
         max_quality=options.max_quality,
         quota_month=month,
     )
-    image.original.save(submission.filename or "image", submission.file, save=False)
+    image.original.save("original", submission.file, save=False)  # named by _original_path
     try:
         image.save()
     except BaseException:

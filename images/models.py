@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Workspace
+from inference import FORMAT_EXTENSIONS
 
 DOWNLOAD_SALT = "images.download"
 
@@ -56,7 +57,9 @@ class ImageQuerySet(models.QuerySet["Image"]):
 
 
 def _original_path(instance: Image, filename: str) -> str:
-    return f"images/{instance.pk}/original{PurePosixPath(filename).suffix.lower()}"
+    # Named by the service, with the extension of the format that decoded: the upload's own
+    # name is only data (images.files).
+    return f"images/{instance.pk}/original.{FORMAT_EXTENSIONS.get(instance.original_format, 'bin')}"
 
 
 def _upscaled_path(instance: Image, filename: str) -> str:

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from rest_framework import serializers
 
+from images.files import safe_filename
 from images.jobs import Submission
 from images.models import Image, human_size
 from inference import (
@@ -83,7 +84,7 @@ class UpscaleRequestSerializer(serializers.Serializer[Any]):
         upload = decoded.file
         submission = Submission(
             file=upload,
-            filename=upload.name or "image",
+            filename=safe_filename(upload.name),
             size_bytes=upload.size or 0,
             format=decoded.source.format,
             options=options,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import IO, Any
+from typing import Any
 
 from allauth.account.utils import get_next_redirect_url
 from django.conf import settings
@@ -25,7 +25,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -37,6 +36,7 @@ from accounts.models import Workspace
 from accounts.requests import AuthenticatedHttpRequest
 from accounts.workspaces import current_workspace
 from billing.quota import Usage, limits_for, usage_for
+from images import files
 from images.models import Image, ImageQuerySet, human_size
 from images.thumbnails import thumbnail_jpeg
 from inference import MODEL_LABELS, scale_factors_up_to
@@ -198,19 +198,12 @@ def delete(request: AuthenticatedHttpRequest, pk: uuid.UUID) -> HttpResponse:
 # --- Files ---------------------------------------------------------------------------------------------
 
 
-def _open(field: FieldFile) -> IO[bytes]:
-    try:
-        return field.open("rb")
-    except FileNotFoundError:
-        raise Http404("The file is no longer available.") from None
-
-
 @login_required
 @require_GET
 def original_file(request: AuthenticatedHttpRequest, pk: uuid.UUID) -> FileResponse:
     """The uploaded original, inline (the comparison view's "before")."""
     image = get_object_or_404(workspace_images(request), pk=pk)
-    return FileResponse(_open(image.original), filename=image.original_filename)
+    return files.serve(image.original, fmt=image.original_format, filename=image.original_filename, inline=True)
 
 
 @login_required
@@ -218,7 +211,7 @@ def original_file(request: AuthenticatedHttpRequest, pk: uuid.UUID) -> FileRespo
 def result_file(request: AuthenticatedHttpRequest, pk: uuid.UUID) -> FileResponse:
     """The upscaled result, inline (the comparison view's "after"); 404 until it exists."""
     image = get_object_or_404(workspace_images(request), pk=pk, status=Image.Status.COMPLETED)
-    return FileResponse(_open(image.upscaled), filename=image.download_filename)
+    return files.serve(image.upscaled, fmt=image.upscaled_format, filename=image.download_filename, inline=True)
 
 
 @login_required
@@ -226,7 +219,7 @@ def result_file(request: AuthenticatedHttpRequest, pk: uuid.UUID) -> FileRespons
 def download(request: AuthenticatedHttpRequest, pk: uuid.UUID) -> FileResponse:
     """The upscaled result as a download, named after the original."""
     image = get_object_or_404(workspace_images(request), pk=pk, status=Image.Status.COMPLETED)
-    return FileResponse(_open(image.upscaled), as_attachment=True, filename=image.download_filename)
+    return files.serve(image.upscaled, fmt=image.upscaled_format, filename=image.download_filename)
 
 
 @login_required
@@ -238,7 +231,7 @@ def thumbnail(request: AuthenticatedHttpRequest, pk: uuid.UUID) -> HttpResponse:
         content = thumbnail_jpeg(image.original, size=THUMBNAIL_SIZE)
     except (UnidentifiedImageError, OSError, ValueError):
         raise Http404("No preview for this file.") from None
-    response = HttpResponse(content, content_type="image/jpeg")
+    response = files.harden(HttpResponse(content, content_type="image/jpeg"))
     # An image's original never changes; its id is in the URL.
     response["Cache-Control"] = "private, max-age=86400"
     return response

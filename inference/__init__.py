@@ -29,6 +29,7 @@ from inference.catalog import (
 )
 from inference.imageio import (
     ALLOWED_FORMATS,
+    FORMAT_CONTENT_TYPES,
     FORMAT_EXTENSIONS,
     ImageHeader,
     InvalidImage,
@@ -53,6 +54,7 @@ _HEAVY = {
 __all__ = [
     "ALLOWED_FORMATS",
     "AUTO",
+    "FORMAT_CONTENT_TYPES",
     "FORMAT_EXTENSIONS",
     "MAX_SCALE_FACTOR",
     "MAX_TARGET_SIDE",
