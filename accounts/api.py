@@ -11,6 +11,7 @@ from allauth.account.utils import setup_user_email
 from django.contrib.auth import authenticate
 from django.db import transaction
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 from rest_framework.permissions import AllowAny
@@ -18,7 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Ability, ApiToken, User, Workspace
+from accounts.models import UNVERIFIED_TOKEN_LIFETIME, Ability, ApiToken, User, Workspace
 from accounts.requests import TokenRequest
 from accounts.serializers import (
     LoginSerializer,
@@ -76,7 +77,8 @@ class RegisterView(PublicView):
         with transaction.atomic():
             user = User.objects.create_user(data["email"], data["password"], name=data["name"])
             setup_user_email(request._request, user, [])
-            token, key = ApiToken.issue(user, user.personal_workspace, data.get("device_name") or "API")
+            token, key = ApiToken.issue(user, user.personal_workspace, data.get("device_name") or "API",
+                                        expires_at=timezone.now() + UNVERIFIED_TOKEN_LIFETIME)  # fmt: skip
         address = EmailAddress.objects.get(user=user, primary=True)
         send_verification_email_to_address(request._request, address, signup=True)
         return ok(
@@ -117,9 +119,10 @@ class LogoutView(APIView):
 
 
 class RevokeAllView(APIView):
-    """``POST /api/auth/revoke-all``: revoke every token of the user, in every workspace."""
+    """``POST /api/auth/revoke-all``: revoke every token of the user, in every workspace (``tokens:write``)."""
 
     allow_unverified = True
+    required_abilities = {"POST": Ability.TOKENS_WRITE}
 
     def post(self, request: TokenRequest) -> Response:
         count = request.user.api_tokens.revoke()
@@ -139,7 +142,7 @@ class UserView(APIView):
 class TokenListView(APIView):
     """``GET /api/user/tokens`` lists the user's active tokens; ``POST`` creates one (secret shown once)."""
 
-    required_abilities = {"GET": Ability.USER_READ, "POST": Ability.USER_READ}
+    required_abilities = {"GET": Ability.USER_READ, "POST": Ability.TOKENS_WRITE}
 
     def get(self, request: TokenRequest) -> Response:
         tokens = request.user.api_tokens.active().select_related("workspace")
@@ -164,7 +167,7 @@ class TokenListView(APIView):
 class TokenDetailView(APIView):
     """``DELETE /api/user/tokens/{id}``: revoke one of the user's tokens."""
 
-    required_abilities = {"DELETE": Ability.USER_READ}
+    required_abilities = {"DELETE": Ability.TOKENS_WRITE}
 
     def delete(self, request: TokenRequest, pk: int) -> Response:
         token = get_object_or_404(request.user.api_tokens.active(), pk=pk)

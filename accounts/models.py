@@ -225,7 +225,9 @@ class Ability(models.TextChoices):
     IMAGES_READ = "images:read", "Read images"
     IMAGES_WRITE = "images:write", "Upload images"
     IMAGES_DELETE = "images:delete", "Delete images"
-    USER_READ = "user:read", "Read the profile and tokens"
+    USER_READ = "user:read", "Read the profile, usage and tokens"
+    TOKENS_WRITE = "tokens:write", "Create and revoke tokens"
+    BILLING_WRITE = "billing:write", "Start Checkout and the billing portal"
 
 
 ALL_ABILITIES = [a.value for a in Ability]
@@ -245,6 +247,11 @@ TOKEN_SCHEME = "Bearer"
 
 class InvalidToken(Exception):
     """An ``Authorization`` header names an API token that cannot be used; the message says why, for the client."""
+
+
+#: How long a token minted for an account whose address is not verified yet stays valid: whoever
+#: registered an address they do not own must not keep a token once its owner takes it over.
+UNVERIFIED_TOKEN_LIFETIME = timedelta(hours=24)
 
 
 class ApiTokenQuerySet(models.QuerySet["ApiToken"]):

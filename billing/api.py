@@ -128,9 +128,9 @@ def _call_stripe(func: Callable[..., str], *args: Any) -> str:
 
 
 class CheckoutApiView(APIView):
-    """``POST /api/billing/checkout {plan: slug}``: a Stripe Checkout URL (owner or admin)."""
+    """``POST /api/billing/checkout {plan: slug}``: a Stripe Checkout URL (owner or admin, ``billing:write``)."""
 
-    required_abilities = {"POST": Ability.USER_READ}
+    required_abilities = {"POST": Ability.BILLING_WRITE}
 
     def post(self, request: TokenRequest) -> Response:
         workspace = _manager_workspace(request)
@@ -142,9 +142,9 @@ class CheckoutApiView(APIView):
 
 
 class PortalApiView(APIView):
-    """``POST /api/billing/portal``: a Stripe Billing Portal URL (owner or admin)."""
+    """``POST /api/billing/portal``: a Stripe Billing Portal URL (owner or admin, ``billing:write``)."""
 
-    required_abilities = {"POST": Ability.USER_READ}
+    required_abilities = {"POST": Ability.BILLING_WRITE}
 
     def post(self, request: TokenRequest) -> Response:
         workspace = _manager_workspace(request)

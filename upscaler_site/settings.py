@@ -185,6 +185,9 @@ ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_UNIQUE_EMAIL = True
 # One address per account; a change is verified before it replaces the old one.
 ACCOUNT_CHANGE_EMAIL = True
+# Mail the account's address when its password or email changes (which also revokes its API
+# tokens: accounts.signals), so that an owner notices a change they did not make.
+ACCOUNT_EMAIL_NOTIFICATIONS = True
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Upscaler] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = env.str("ACCOUNT_DEFAULT_HTTP_PROTOCOL", default="http")
