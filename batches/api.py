@@ -23,6 +23,7 @@ from accounts.requests import ApiRequest
 from batches import jobs
 from batches.models import Batch, BatchQuerySet
 from batches.serializers import BatchSerializer, validate_batch
+from billing.quota import limits_for
 from billing.ratelimit import QuotaHeadersMixin
 from images import files
 from images.files import safe_filename
@@ -46,8 +47,10 @@ class BatchListView(QuotaHeadersMixin, APIView):
         return paginated_by_status(request, self, workspace_batches(request), BatchSerializer, Batch.Status.values)
 
     def post(self, request: ApiRequest) -> Response:
-        valid = validate_batch(request.data, request.FILES)
-        batch = jobs.submit(request_workspace(request), request.user, valid.submissions, name=valid.name,
+        workspace = request_workspace(request)
+        limits = limits_for(workspace)
+        valid = validate_batch(request.data, request.FILES, limits)
+        batch = jobs.submit(workspace, request.user, valid.submissions, name=valid.name, limits=limits,
                             target_width=valid.target_width, target_height=valid.target_height)  # fmt: skip
         batch = workspace_batches(request).get(pk=batch.pk)
         data = BatchSerializer(batch, context={"request": request}).data

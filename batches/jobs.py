@@ -24,6 +24,7 @@ from django.dispatch import Signal, receiver
 
 from accounts.models import User, Workspace
 from batches.models import Batch
+from billing.quota import Limits
 from images import jobs
 from images.models import Image
 
@@ -31,11 +32,12 @@ batch_finished = Signal()
 
 
 def submit(workspace: Workspace, user: User | None, submissions: Sequence[jobs.Submission], *, name: str = "",
-           target_width: bool = False, target_height: bool = False) -> Batch:  # fmt: skip
+           target_width: bool = False, target_height: bool = False, limits: Limits | None = None) -> Batch:  # fmt: skip
     """Create a batch of images with the same options and queue them, all or nothing.
 
     Args:
         name: the batch's name; default "N images".
+        limits: the workspace's limits, when the caller has them already.
         target_width, target_height: whether the request named that side of the output
             (the batch then records it).
 
@@ -55,7 +57,7 @@ def submit(workspace: Workspace, user: User | None, submissions: Sequence[jobs.S
             target_height=first.size[1] if target_height else None,
             model=first.model,
         )
-        jobs.submit(workspace, user, submissions, batch=batch)
+        jobs.submit(workspace, user, submissions, batch=batch, limits=limits)
     return batch
 
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from batches.models import Batch
+from billing.quota import Limits
 from images.jobs import Submission
 from images.serializers import ImageSerializer, UpscaleRequestSerializer
 from upscaler_site.api import ValidationFailed
@@ -30,7 +31,7 @@ class BatchRequest:
     target_height: bool
 
 
-def validate_batch(data: Any, files: Any) -> BatchRequest:
+def validate_batch(data: Any, files: Any, limits: Limits) -> BatchRequest:
     """``POST /api/batches``: 1 to ``BATCH_MAX_IMAGES`` files, each validated like a single upload.
 
     The options (``scale_factor`` or ``target_width``/``target_height``, ``model``,
@@ -53,7 +54,7 @@ def validate_batch(data: Any, files: Any) -> BatchRequest:
         raise ValidationFailed(errors)
     submissions: list[Submission] = []
     for index, upload in enumerate(uploads):
-        serializer = UpscaleRequestSerializer(data={"image": upload, **options})
+        serializer = UpscaleRequestSerializer(data={"image": upload, **options}, context={"limits": limits})
         if serializer.is_valid():
             submissions.append(serializer.submission)
             continue

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 
 class Plan(models.Model):
-    """What a workspace may do: API requests per hour, images per month, scale, batches.
+    """What a workspace may do: API requests per hour, images per month, scale, image and job sizes, batches.
 
     Seeded by a data migration (Free, Starter, Professional, Enterprise) and editable
     by staff in the admin. ``price`` is in US dollars per month; for Enterprise it is
@@ -23,6 +23,17 @@ class Plan(models.Model):
     requests_per_hour = models.PositiveIntegerField()
     images_per_month = models.PositiveIntegerField(help_text="Default monthly image quota.")
     max_scale = models.PositiveSmallIntegerField(default=2)
+    max_input_megapixels = models.FloatField(
+        default=4, help_text="Largest image accepted, in megapixels (within UPSCALE_MAX_OUTPUT_MEGAPIXELS)."
+    )
+    max_network_megapixels = models.FloatField(
+        default=16,
+        help_text="Largest image the network may produce for one job, in megapixels: a x2 request to a x4-only "
+        "model computes x4 first. Bounds a job's memory and time.",
+    )
+    max_unfinished_jobs = models.PositiveIntegerField(
+        default=2, help_text="Images of a workspace waiting or processing at once; more is refused with 429."
+    )
     batches = models.BooleanField(default=False)
     api_access = models.BooleanField(default=True)
     stripe_price_id = models.CharField(max_length=100, blank=True, help_text="Stripe Price for Checkout.")

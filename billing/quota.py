@@ -40,6 +40,18 @@ class QuotaExceeded(PlanLimit):
         )
 
 
+class TooManyUnfinished(PlanLimit):
+    """The workspace already has as many images waiting or processing as its plan allows (answered 429)."""
+
+    status_code = 429
+
+    def __init__(self, unfinished: int, limit: int, plan: Plan) -> None:
+        super().__init__(
+            f"{unfinished} image(s) of this workspace are still waiting or processing; the {plan.name} plan "
+            f"allows {limit} at once. Wait for them to finish, then upload again."
+        )
+
+
 @dataclass(frozen=True)
 class Limits:
     """What a workspace may do now: its plan, monthly images, hourly requests, max scale, batches."""
@@ -55,6 +67,25 @@ class Limits:
     def max_scale(self) -> int:
         """The largest scale factor allowed: the plan's, within the server's ``UPSCALE_MAX_SCALE``."""
         return min(self.plan.max_scale, settings.UPSCALE_MAX_SCALE)
+
+    @property
+    def max_input_pixels(self) -> int:
+        """The largest image accepted, width x height: the plan's, within ``UPSCALE_MAX_OUTPUT_MEGAPIXELS``."""
+        return int(min(self.plan.max_input_megapixels, settings.UPSCALE_MAX_OUTPUT_MEGAPIXELS) * 1_000_000)
+
+    @property
+    def max_network_pixels(self) -> int:
+        """The largest image the network may produce for one job (``Plan.max_network_megapixels``), in pixels."""
+        return int(self.plan.max_network_megapixels * 1_000_000)
+
+    def check_unfinished(self, unfinished: int, adding: int) -> None:
+        """Whether ``adding`` more images fit next to the ``unfinished`` ones (waiting or processing).
+
+        Raises:
+            TooManyUnfinished: over ``Plan.max_unfinished_jobs``.
+        """
+        if unfinished + adding > self.plan.max_unfinished_jobs:
+            raise TooManyUnfinished(unfinished, self.plan.max_unfinished_jobs, self.plan)
 
     def check_submit(self, factor: float, *, batch: bool = False) -> None:
         """Whether images upscaled by ``factor`` may be submitted, as a ``batch`` or not.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -12,12 +12,14 @@ from django.utils.html import format_html
 from billing.quota import QuotaExceeded
 from images import files, jobs
 from images.models import Image
-from images.thumbnails import thumbnail_jpeg
+
+#: The admin's thumbnail URLs name these, for the previews the worker stored.
+PREVIEWS = {"original": "original_thumbnail", "result": "result_thumbnail"}
 
 
 def thumbnail_tag(image: Image, which: str) -> str:
     """An <img> of the original or the result, served by :meth:`ImageAdmin.thumbnail_view`."""
-    field = image.original if which == "original" else image.upscaled
+    field = getattr(image, PREVIEWS[which])
     if not field:
         return "—"
     url = reverse("admin:images_image_thumbnail", args=[image.pk, which])
@@ -41,16 +43,14 @@ class ImageAdmin(admin.ModelAdmin):
         own = [path("<uuid:pk>/thumbnail/<str:which>/", view, name="images_image_thumbnail")]
         return own + super().get_urls()
 
-    def thumbnail_view(self, request: HttpRequest, pk, which: str) -> HttpResponse:
-        if which not in ("original", "result") or not self.has_view_permission(request):
+    def thumbnail_view(self, request: HttpRequest, pk: str, which: str) -> FileResponse:
+        if which not in PREVIEWS or not self.has_view_permission(request):
             raise Http404
         image = get_object_or_404(Image, pk=pk)
-        field = image.original if which == "original" else image.upscaled
-        try:
-            body = thumbnail_jpeg(field)
-        except (OSError, ValueError):
-            raise Http404("No preview for this file.") from None
-        response = files.harden(HttpResponse(body, content_type="image/jpeg"))
+        field = getattr(image, PREVIEWS[which])
+        if not field:
+            raise Http404("No preview yet.")
+        response = files.serve(field, fmt="JPEG", filename=f"{which}.jpg", inline=True)
         response["Cache-Control"] = "private, max-age=3600"
         return response
 

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from accounts.models import Ability
 from accounts.permissions import request_workspace
 from accounts.requests import ApiRequest
+from billing.quota import limits_for
 from billing.ratelimit import QuotaHeadersMixin
 from images import files, jobs
 from images.models import Image
@@ -25,9 +26,11 @@ class UpscaleView(QuotaHeadersMixin, APIView):
     required_abilities = {"POST": Ability.IMAGES_WRITE}
 
     def post(self, request: ApiRequest) -> Response:
-        serializer = UpscaleRequestSerializer(data=request.data)
+        workspace = request_workspace(request)
+        limits = limits_for(workspace)
+        serializer = UpscaleRequestSerializer(data=request.data, context={"limits": limits})
         serializer.is_valid(raise_exception=True)
-        [image] = jobs.submit(request_workspace(request), request.user, [serializer.submission])
+        [image] = jobs.submit(workspace, request.user, [serializer.submission], limits=limits)
         image.refresh_from_db()  # the task was queued on commit, or failed with the broker
         data = ImageSerializer(image, context={"request": request}).data
         return ok(data, "Image accepted for upscaling.", status.HTTP_202_ACCEPTED)

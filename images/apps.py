@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class ImagesConfig(AppConfig):
@@ -6,4 +7,10 @@ class ImagesConfig(AppConfig):
     verbose_name = "Images"
 
     def ready(self) -> None:
+        from PIL import Image as PILImage
+
         from images import signals  # noqa: F401
+
+        # Pillow's own decompression-bomb guard, at the largest image any plan accepts; ours
+        # (inference.imageio) refuses at the workspace's plan before that.
+        PILImage.MAX_IMAGE_PIXELS = int(settings.UPSCALE_MAX_OUTPUT_MEGAPIXELS * 1_000_000)

@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
+from django.conf import settings
 from django.core.files import File
 from django.db import models, transaction
 from django.dispatch import Signal
@@ -39,7 +40,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from accounts.models import User, Workspace
-from billing.quota import limits_for, release_images, reserve_images
+from billing.quota import Limits, limits_for, release_images, reserve_images
 from images.models import Image
 from inference import UpscaleOptions
 
@@ -54,6 +55,10 @@ TASK = "images.tasks.upscale_image"
 TASK_HOOK = "images.tasks.on_task_done"
 #: How often, in seconds, a running job checks whether its image was cancelled or deleted.
 CANCEL_CHECK_SECONDS = 2.0
+#: A job's time limit is this many times its CPU budget (:attr:`inference.UpscaleOptions.cpu_seconds`),
+#: and never less than :data:`MIN_TIME_LIMIT` seconds (decoding, encoding, loading the model).
+TIME_LIMIT_MARGIN = 2.0
+MIN_TIME_LIMIT = 300
 
 Status = Image.Status
 
@@ -89,30 +94,51 @@ class Submission:
 # --- submit ---------------------------------------------------------------------------------------------
 
 
+def time_limit(options: UpscaleOptions) -> int:
+    """Seconds a job may run before it is stopped: its CPU budget with a margin, within ``UPSCALE_TASK_TIMEOUT``."""
+    return int(min(max(TIME_LIMIT_MARGIN * options.cpu_seconds, MIN_TIME_LIMIT), settings.UPSCALE_TASK_TIMEOUT))
+
+
+def max_cpu_seconds() -> float:
+    """The largest CPU budget a job may have for its :func:`time_limit` to fit ``UPSCALE_TASK_TIMEOUT``."""
+    return float(settings.UPSCALE_TASK_TIMEOUT) / TIME_LIMIT_MARGIN
+
+
 def submit(
-    workspace: Workspace, user: User | None, submissions: Sequence[Submission], *, batch: models.Model | None = None
+    workspace: Workspace,
+    user: User | None,
+    submissions: Sequence[Submission],
+    *,
+    batch: models.Model | None = None,
+    limits: Limits | None = None,
 ) -> list[Image]:
     """Admit, count, store and queue images, all or nothing.
 
     In one transaction: the plan's checks, the monthly quota (all of the images or
-    none), the files in storage, the rows, and the tasks, queued once it commits. A
-    failure anywhere leaves no row, no quota taken and no file behind.
+    none), the cap on unfinished jobs, the files in storage, the rows, and the tasks,
+    queued once it commits. A failure anywhere leaves no row, no quota taken and no
+    file behind.
 
     Args:
         batch: the batch row the images belong to (created by :mod:`batches.jobs` in
             the same transaction); its presence also needs a plan with batches.
+        limits: the workspace's limits, when the caller has them already.
 
     Raises:
         billing.quota.PlanLimit: the plan does not allow it (API access, lapsed
-            subscription, scale factor, batches) or the quota has no room
-            (``QuotaExceeded``); the message is for the user.
+            subscription, scale factor, batches), the quota has no room
+            (``QuotaExceeded``) or too many images are unfinished
+            (``TooManyUnfinished``); the message is for the user.
     """
-    limits = limits_for(workspace)
+    limits = limits or limits_for(workspace)
     limits.check_submit(max(s.options.factor for s in submissions), batch=batch is not None)
     images: list[Image] = []
     try:
         with transaction.atomic():
             month = reserve_images(workspace, len(submissions), limits.images_per_month)
+            # After the reservation, whose UPDATE holds the workspace's usage row until this
+            # transaction ends: concurrent submissions of a workspace count one after the other.
+            limits.check_unfinished(Image.objects.in_workspace(workspace).unfinished().count(), len(submissions))
             for submission in submissions:
                 images.append(_store(workspace, user, submission, month, batch))
             for image in images:
@@ -141,10 +167,11 @@ def _store(workspace: Workspace, user: User | None, submission: Submission, mont
         target_width=options.size[0],
         target_height=options.size[1],
         model=options.model,
-        model_used=options.model_used,
+        model_used=options.model_used or "",
         model_reason=options.model_reason,
         max_quality=options.max_quality,
         quota_month=month,
+        time_limit=time_limit(options),
     )
     image.original.save("original", submission.file, save=False)  # named by _original_path
     try:
@@ -160,7 +187,8 @@ def _enqueue_on_commit(image: Image) -> None:
 
     def send() -> None:
         try:
-            task_id = async_task(TASK, str(image.pk), task_name=f"upscale-{image.pk}", hook=TASK_HOOK)
+            task_id = async_task(TASK, str(image.pk), task_name=f"upscale-{image.pk}", hook=TASK_HOOK,
+                                 timeout=image.time_limit)  # fmt: skip
         except Exception:
             # The upload is stored; the client must not get a 500 for it, but must learn
             # that nothing will process it.
@@ -185,6 +213,12 @@ def claim(image: Image) -> bool:
         image.status, image.started_at = Status.PROCESSING, now
         job_started.send(sender=Image, image=image)
     return True
+
+
+def choose_model(image: Image, model: str, reason: str) -> None:
+    """Record the model ``auto`` chose once the worker saw the pixels (``model_used``, ``model_reason``)."""
+    Image.objects.filter(pk=image.pk, status=Status.PROCESSING).update(model_used=model, model_reason=reason)
+    image.model_used, image.model_reason = model, reason
 
 
 def watch(image: Image, every: float = CANCEL_CHECK_SECONDS) -> Callable[[float], None]:

@@ -11,6 +11,7 @@ from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.core import signing
+from django.core.files.base import ContentFile
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -19,6 +20,8 @@ from accounts.models import Workspace
 from inference import FORMAT_EXTENSIONS
 
 DOWNLOAD_SALT = "images.download"
+#: Seconds after its time limit that a job still processing counts as stalled (its worker is gone).
+STALL_GRACE_SECONDS = 120
 
 
 def human_size(num_bytes: int | None) -> str | None:
@@ -41,10 +44,18 @@ class ImageQuerySet(models.QuerySet["Image"]):
     def unfinished(self) -> ImageQuerySet:
         return self.filter(status__in=Image.UNFINISHED)
 
-    def stalled(self) -> ImageQuerySet:
-        """Images still processing after the task timeout plus a grace period: their worker died."""
-        cutoff = timezone.now() - timedelta(seconds=settings.UPSCALE_TASK_TIMEOUT + 120)
-        return self.filter(status=Image.Status.PROCESSING, started_at__lt=cutoff)
+    def stalled(self) -> list[Image]:
+        """Images still processing past their time limit plus a grace period: their worker died.
+
+        Compared in Python: the images processing at once are no more than the workers.
+        """
+        now = timezone.now()
+        return [
+            image
+            for image in self.filter(status=Image.Status.PROCESSING, started_at__isnull=False)
+            if image.started_at is not None
+            and image.started_at + timedelta(seconds=image.time_limit + STALL_GRACE_SECONDS) < now
+        ]
 
     def move(self, pk: uuid.UUID, sources: tuple[str, ...] | list[str], **changes: object) -> bool:
         """UPDATE the image ``pk`` with ``changes`` if its status is one of ``sources``; whether it did.
@@ -63,6 +74,10 @@ def _original_path(instance: Image, filename: str) -> str:
 
 
 def _upscaled_path(instance: Image, filename: str) -> str:
+    return f"images/{instance.pk}/{filename}"
+
+
+def _thumbnail_path(instance: Image, filename: str) -> str:
     return f"images/{instance.pk}/{filename}"
 
 
@@ -114,6 +129,11 @@ class Image(models.Model):
     upscaled_height = models.PositiveIntegerField(null=True, blank=True)
     upscaled_format = models.CharField(max_length=8, blank=True)
     processing_time = models.FloatField(null=True, blank=True, help_text="Seconds of inference and encoding.")
+    time_limit = models.PositiveIntegerField(
+        default=3600, help_text="Seconds the job may run before it is stopped (from its size and model)."
+    )
+    original_thumbnail = models.FileField(upload_to=_thumbnail_path, max_length=255, blank=True)
+    result_thumbnail = models.FileField(upload_to=_thumbnail_path, max_length=255, blank=True)
     task_id = models.CharField(max_length=64, blank=True)
     quota_month = models.DateField(null=True, blank=True, help_text="Month whose quota this image counts in.")
 
@@ -173,8 +193,21 @@ class Image(models.Model):
             return None
         return cls.objects.filter(pk=pk, status=cls.Status.COMPLETED).first()
 
+    def store_thumbnail(self, which: str, jpeg: bytes) -> bool:
+        """Store a preview (``which``: ``"original_thumbnail"`` or ``"result_thumbnail"``) of this image.
+
+        Returns False, leaving no file behind, when the image was deleted meanwhile.
+        """
+        field = getattr(self, which)
+        name = field.storage.save(field.field.generate_filename(self, f"{which}.jpg"), ContentFile(jpeg))
+        if Image.objects.filter(pk=self.pk).update(**{which: name}):
+            setattr(self, which, name)
+            return True
+        field.storage.delete(name)
+        return False
+
     def delete_files(self) -> None:
-        """Remove the original and the result from storage."""
-        for field in (self.original, self.upscaled):
+        """Remove the original, the result and their thumbnails from storage."""
+        for field in (self.original, self.upscaled, self.original_thumbnail, self.result_thumbnail):
             if field and field.name:
                 field.storage.delete(field.name)

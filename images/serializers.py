@@ -9,39 +9,43 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from rest_framework import serializers
 
+from billing.quota import Limits
 from images.files import safe_filename
-from images.jobs import Submission
+from images.jobs import Submission, max_cpu_seconds
 from images.models import Image, human_size
 from inference import (
     MAX_TARGET_SIDE,
     MODEL_CHOICES,
     SCALE_FACTORS,
+    ImageHeader,
     InvalidImage,
     SizeError,
-    SourceImage,
-    open_image,
+    probe_image,
     resolve_options,
 )
 
 
 def max_output_pixels() -> int:
-    """``UPSCALE_MAX_OUTPUT_MEGAPIXELS`` in pixels: the output cap, which also caps a decoded input."""
+    """``UPSCALE_MAX_OUTPUT_MEGAPIXELS`` in pixels: the server's cap on an output (and on any input)."""
     return int(settings.UPSCALE_MAX_OUTPUT_MEGAPIXELS * 1_000_000)
 
 
 @dataclass(frozen=True)
-class DecodedUpload:
-    """An uploaded file that decoded as an image this service takes."""
+class ProbedUpload:
+    """An uploaded file whose header says it is an image this service takes (nothing decoded)."""
 
     file: UploadedFile
-    source: SourceImage
+    header: ImageHeader
 
 
 class UpscaleRequestSerializer(serializers.Serializer[Any]):
     """``POST /api/images/upscale``: an image file and either a scale factor or a target size.
 
-    Valid data is a :class:`images.jobs.Submission` (:attr:`submission`), ready for
-    :func:`images.jobs.submit`.
+    Only the file's header is read (:func:`inference.probe_image`): the worker decodes
+    it. The request is checked against the workspace's limits, ``context["limits"]``
+    (:class:`billing.quota.Limits`): the image's megapixels, what the network would
+    produce, and the time it would take. Valid data is a :class:`images.jobs.Submission`
+    (:attr:`submission`), ready for :func:`images.jobs.submit`.
     """
 
     image = serializers.FileField(allow_empty_file=False)
@@ -51,25 +55,30 @@ class UpscaleRequestSerializer(serializers.Serializer[Any]):
     model = serializers.ChoiceField(choices=MODEL_CHOICES, required=False)
     max_quality = serializers.BooleanField(required=False, default=False)
 
-    def validate_image(self, upload: UploadedFile) -> DecodedUpload:
+    @property
+    def limits(self) -> Limits:
+        limits: Limits = self.context["limits"]
+        return limits
+
+    def validate_image(self, upload: UploadedFile) -> ProbedUpload:
         limit = settings.UPSCALE_MAX_UPLOAD_BYTES
         if upload.size is not None and upload.size > limit:
             raise serializers.ValidationError(f"The image may be at most {human_size(limit)}.")
         try:
             upload.seek(0)
-            source = open_image(upload, max_pixels=max_output_pixels())  # type: ignore[arg-type]
+            header = probe_image(upload, max_pixels=self.limits.max_input_pixels)  # type: ignore[arg-type]
         except InvalidImage as exc:
             raise serializers.ValidationError(str(exc)) from None
         finally:
             upload.seek(0)
-        return DecodedUpload(upload, source)
+        return ProbedUpload(upload, header)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        decoded: DecodedUpload = attrs["image"]
+        probed: ProbedUpload = attrs["image"]
         scale = attrs.get("scale_factor")
         try:
             options = resolve_options(
-                decoded.source.size,
+                probed.header.size,
                 scale_factor=None if scale is None else int(scale),
                 target_width=attrs.get("target_width"),
                 target_height=attrs.get("target_height"),
@@ -77,16 +86,17 @@ class UpscaleRequestSerializer(serializers.Serializer[Any]):
                 max_quality=attrs["max_quality"],
                 max_scale=settings.UPSCALE_MAX_SCALE,
                 max_output_pixels=max_output_pixels(),
-                choose_auto=decoded.source.auto_choice,
+                max_network_pixels=self.limits.max_network_pixels,
+                max_cpu_seconds=max_cpu_seconds(),
             )
         except SizeError as exc:
             raise serializers.ValidationError({exc.field: [str(exc)]}) from None
-        upload = decoded.file
+        upload = probed.file
         submission = Submission(
             file=upload,
             filename=safe_filename(upload.name),
             size_bytes=upload.size or 0,
-            format=decoded.source.format,
+            format=probed.header.format,
             options=options,
         )
         return {"submission": submission}
@@ -110,6 +120,7 @@ class ImageSerializer(serializers.ModelSerializer[Image]):
     upscaled_dimensions = serializers.CharField(read_only=True)
     upscaled_dimensions_formatted = serializers.SerializerMethodField()
     upscaled_format = serializers.SerializerMethodField()
+    model_used = serializers.SerializerMethodField()
     download_url = serializers.SerializerMethodField()
     error = serializers.SerializerMethodField()
     batch_id = serializers.UUIDField(read_only=True, allow_null=True)
@@ -174,6 +185,10 @@ class ImageSerializer(serializers.ModelSerializer[Image]):
 
     def get_upscaled_format(self, obj: Image) -> str | None:
         return obj.upscaled_format or None
+
+    def get_model_used(self, obj: Image) -> str | None:
+        """None while ``auto`` waits for the worker to see the pixels."""
+        return obj.model_used or None
 
     def get_error(self, obj: Image) -> str | None:
         return obj.error or None

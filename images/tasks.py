@@ -3,6 +3,9 @@
 PyTorch is imported inside the task, in the worker process, never at Django start-up:
 the web process has no use for it, and a qcluster parent that imported it before
 forking its workers would hand them a broken thread pool.
+
+The web tier only read the upload's header; the worker decodes it, so a file damaged
+inside its pixel data fails here, with its quota given back.
 """
 
 from __future__ import annotations
@@ -12,11 +15,17 @@ import tempfile
 from typing import Any
 
 from django.conf import settings
+from django_q.exceptions import TimeoutException
 
 from images import jobs
 from images.models import Image
+from images.thumbnails import preview_jpeg
 
 log = logging.getLogger(__name__)
+
+#: Why a job that ran out of time failed. No refund: a job is admitted with a time limit its
+#: size needs with a margin, so running past it is not the service's doing.
+TIMED_OUT = "Processing took longer than this image's time limit and was stopped."
 
 
 def upscale_image(image_id: str) -> str:
@@ -35,6 +44,10 @@ def upscale_image(image_id: str) -> str:
         max_pixels = int(settings.UPSCALE_MAX_OUTPUT_MEGAPIXELS * 1_000_000)
         with image.original.open("rb") as fh:
             source = open_image(fh, max_pixels=max_pixels)  # type: ignore[arg-type]  # a File reads like one
+        image.store_thumbnail("original_thumbnail", preview_jpeg(source.image))
+        if not image.model_used:  # "auto": chosen now that the pixels are here
+            choice = source.auto_choice()
+            jobs.choose_model(image, choice.model, choice.reason)
         # Spool to disk past 64 MB so a 64 MP PNG does not sit in memory twice.
         with tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024) as buffer:
             result, fmt = upscale_source(
@@ -47,8 +60,12 @@ def upscale_image(image_id: str) -> str:
             )
             buffer.seek(0)
             width, height = result.size
-            jobs.complete(image, buffer, FORMAT_EXTENSIONS[fmt], width=width, height=height, fmt=fmt,
-                          scale_chain=result.scale_chain, seconds=result.seconds)  # fmt: skip
+            if jobs.complete(image, buffer, FORMAT_EXTENSIONS[fmt], width=width, height=height, fmt=fmt,
+                             scale_chain=result.scale_chain, seconds=result.seconds):  # fmt: skip
+                image.store_thumbnail("result_thumbnail", preview_jpeg(result.image))
+    except TimeoutException:
+        jobs.fail(image, TIMED_OUT, refund=False)
+        raise  # Django-Q2 replaces the worker process, which may hold a half-finished pass's memory
     except jobs.JobCancelled:
         log.info("Image %s was cancelled or deleted while processing; stopped", image_id)
         return "cancelled"
@@ -65,17 +82,28 @@ def upscale_image(image_id: str) -> str:
 
 
 def on_task_done(task: Any) -> None:
-    """Django-Q2 hook: if the task itself crashed, the image must not stay processing."""
+    """Django-Q2 hook: if the task itself crashed, the image must not stay processing.
+
+    A task Django-Q2 stopped for its time limit fails without a refund, like one that
+    noticed it itself (:data:`TIMED_OUT`).
+    """
     if task.success:
         return
     image_id = task.args[0] if task.args else None
+    timed_out = "timeout" in str(getattr(task, "result", "")).lower()
     if image_id:
         for image in Image.objects.filter(pk=image_id):
-            jobs.fail(image, "The worker stopped while processing this image.")
+            if timed_out:
+                jobs.fail(image, TIMED_OUT, refund=False)
+            else:
+                jobs.fail(image, "The worker stopped while processing this image.")
 
 
 def fail_stalled_images() -> int:
-    """Scheduled every minute: fail images whose worker died or timed out mid-job."""
+    """Scheduled every minute: fail images whose worker died mid-job (still processing past their time limit).
+
+    Their quota is given back: the worker died, not the job's own size.
+    """
     count = sum(
         jobs.fail(image, "Processing took too long or the worker stopped; please try again.")
         for image in Image.objects.stalled()

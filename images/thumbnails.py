@@ -1,36 +1,40 @@
-"""Small previews of stored images, for the admin (and any page that lists many images)."""
+"""Small previews of an image, made once by the worker from the pixels it already holds.
+
+The web tier never decodes an upload (a 64 MP PNG fits in 10 MB): the history grid and
+the admin show these stored JPEGs instead.
+"""
 
 from __future__ import annotations
 
 import io
 
-from django.core.files import File
+import numpy as np
 from PIL import Image as PILImage
-from PIL import ImageOps
 
-#: Longest side of a thumbnail, in pixels.
-THUMBNAIL_SIZE = 160
+#: Longest side of a thumbnail, in pixels: twice the history grid's card width, for sharp
+#: previews on high-density screens.
+THUMBNAIL_SIZE = 320
 
 
-def thumbnail_jpeg(file: File, size: int = THUMBNAIL_SIZE) -> bytes:
-    """A JPEG of at most ``size`` x ``size`` pixels of the stored image ``file``, orientation applied.
+def preview_jpeg(picture: PILImage.Image | np.ndarray, size: int = THUMBNAIL_SIZE) -> bytes:
+    """A JPEG of at most ``size`` x ``size`` pixels of a decoded image (orientation already applied).
 
-    JPEGs decode at a reduced scale (``draft``), so a 64 MP result costs little.
+    Args:
+        picture: a Pillow image of any mode the pipeline handles, or (H, W, 3|4) uint16
+            samples (a 16-bit result).
+
     Transparency is flattened onto white; 16-bit images are reduced to 8 bits.
-
-    Raises:
-        OSError / PIL.UnidentifiedImageError: the file is missing or not an image.
     """
-    with file.open("rb") as handle, PILImage.open(handle) as stored:
-        stored.draft("RGB", (size, size))
-        image: PILImage.Image = ImageOps.exif_transpose(stored)
-        image.thumbnail((size, size))
-        if image.mode in ("I;16", "I;16B", "I"):
-            image = image.point(lambda v: v / 256).convert("L")
-        if image.mode in ("RGBA", "LA", "P"):
-            rgba = image.convert("RGBA")
-            image = PILImage.new("RGB", rgba.size, "white")
-            image.paste(rgba, mask=rgba.getchannel("A"))
-        out = io.BytesIO()
-        image.convert("RGB").save(out, "JPEG", quality=85)
+    if isinstance(picture, np.ndarray):
+        picture = PILImage.fromarray((picture >> 8).astype(np.uint8))
+    image = picture.copy()
+    image.thumbnail((size, size))
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        image = image.point(lambda v: v / 256).convert("L")
+    if image.mode in ("RGBA", "LA", "P", "PA", "La", "RGBa") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        image = PILImage.new("RGB", rgba.size, "white")
+        image.paste(rgba, mask=rgba.getchannel("A"))
+    out = io.BytesIO()
+    image.convert("RGB").save(out, "JPEG", quality=85)
     return out.getvalue()

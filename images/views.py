@@ -30,7 +30,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
-from PIL import UnidentifiedImageError
 
 from accounts.models import Workspace
 from accounts.requests import AuthenticatedHttpRequest
@@ -38,14 +37,11 @@ from accounts.workspaces import current_workspace
 from billing.quota import Usage, limits_for, usage_for
 from images import files
 from images.models import Image, ImageQuerySet, human_size
-from images.thumbnails import thumbnail_jpeg
 from inference import MODEL_LABELS, scale_factors_up_to
 
 HISTORY_PAGE_SIZE = 24
 # Ids one status request may ask about; a page never watches more than a few batches' worth.
 MAX_STATUS_IDS = 200
-# Twice the grid's card width, for sharp previews on high-density screens.
-THUMBNAIL_SIZE = 320
 
 
 #: Objects of other apps the live status reports besides images, by query parameter: each function
@@ -224,14 +220,12 @@ def download(request: AuthenticatedHttpRequest, pk: uuid.UUID) -> FileResponse:
 
 @login_required
 @require_GET
-def thumbnail(request: AuthenticatedHttpRequest, pk: uuid.UUID) -> HttpResponse:
-    """A small preview of the original for the history grid (originals may be 10 MB)."""
+def thumbnail(request: AuthenticatedHttpRequest, pk: uuid.UUID) -> FileResponse:
+    """A small preview of the original for the history grid, stored by the worker (404 until then)."""
     image = get_object_or_404(workspace_images(request), pk=pk)
-    try:
-        content = thumbnail_jpeg(image.original, size=THUMBNAIL_SIZE)
-    except (UnidentifiedImageError, OSError, ValueError):
-        raise Http404("No preview for this file.") from None
-    response = files.harden(HttpResponse(content, content_type="image/jpeg"))
+    if not image.original_thumbnail:
+        raise Http404("No preview yet.")
+    response = files.serve(image.original_thumbnail, fmt="JPEG", filename="preview.jpg", inline=True)
     # An image's original never changes; its id is in the URL.
     response["Cache-Control"] = "private, max-age=86400"
     return response

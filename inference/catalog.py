@@ -38,6 +38,10 @@ class ModelSpec:
             x4plus models) draws on far more than 32 px: with 32 px, tiled output was
             up to 0.28 dB off whole-image output on Set5; with 64 px it is exact to
             within one level (docs/benchmarks.md).
+        cpu_seconds_per_megapixel: seconds one network pass takes per input
+            megapixel on a slow CPU worker: the float32 reference of
+            ``bench/speed.py`` on 2 cores of an AMD EPYC (1024x1024 input), rounded
+            up. Jobs get a time limit from it (:attr:`inference.sizing.UpscaleOptions.cpu_seconds`).
     """
 
     name: str
@@ -46,6 +50,7 @@ class ModelSpec:
     description: str
     paper: str
     scales: tuple[int, ...]
+    cpu_seconds_per_megapixel: float
     tile: int = 256
     overlap: int = 32
 
@@ -64,6 +69,7 @@ MODELS: dict[str, ModelSpec] = {
             description="GAN trained on real-world degradations: photos, JPEG-damaged thumbnails, logos.",
             paper=_REAL_ESRGAN,
             scales=(4,),
+            cpu_seconds_per_megapixel=430,
             tile=256,
             overlap=64,
         ),
@@ -74,6 +80,7 @@ MODELS: dict[str, ModelSpec] = {
             description="PSNR-oriented transformer, faithful to the input: archives, print, e-commerce.",
             paper="Chen et al., Dual Aggregation Transformer for Image Super-Resolution, ICCV 2023",
             scales=(2, 3, 4),
+            cpu_seconds_per_megapixel=400,
             tile=192,
         ),
         ModelSpec(
@@ -83,6 +90,7 @@ MODELS: dict[str, ModelSpec] = {
             description="Real-ESRGAN fine-tuned on anime: illustration, line art, generated art.",
             paper=f"{_REAL_ESRGAN} (RealESRGAN_x4plus_anime_6B)",
             scales=(4,),
+            cpu_seconds_per_megapixel=140,
             tile=256,
             overlap=64,
         ),
@@ -95,10 +103,14 @@ MODELS: dict[str, ModelSpec] = {
             # The packaged x2/x3 networks are this x4 network plus a bicubic downscale;
             # the pipeline's Lanczos resampling to the exact size does the same job.
             scales=(4,),
+            cpu_seconds_per_megapixel=15,
             tile=384,
         ),
     )
 }
+
+#: The models ``auto`` chooses from (:func:`inference.auto.choose_model`).
+AUTO_CANDIDATES: tuple[str, ...] = ("anime", "standard", "precise")
 
 #: Every ``model`` value a request may send, ``auto`` first.
 MODEL_CHOICES: tuple[str, ...] = (AUTO, *MODELS)

@@ -154,11 +154,47 @@ def _header_orientation(img: Image.Image) -> int:
         return 1
 
 
-def probe_image(fp: str | BinaryIO, *, max_pixels: int) -> ImageHeader:
-    """Read and check an image file's header without decoding its pixels.
+def _tail_and_length(fp: str | BinaryIO, size: int) -> tuple[bytes, int]:
+    """The last ``size`` bytes of a path or file object, and its length in bytes."""
+    if isinstance(fp, str):
+        with open(fp, "rb") as fh:
+            return _tail_and_length(fh, size)
+    length = fp.seek(0, io.SEEK_END)
+    fp.seek(max(0, length - size))
+    tail = fp.read(size)
+    fp.seek(0)
+    return tail, length
 
-    Costs the header's bytes, not width x height x channels, so the web tier can
-    refuse an upload before anything large is decoded.
+
+def _is_cut_short(fp: str | BinaryIO, fmt: str) -> bool:
+    """Whether the file visibly ends before its format says it does (a cheap check of its last bytes).
+
+    PNG must close with an IEND chunk, GIF with its trailer, JPEG with an end-of-image
+    marker near the end; a RIFF (WebP) or BMP file must be as long as its header says.
+    Anything else is left to the decoder, in the worker.
+    """
+    tail, length = _tail_and_length(fp, 4096)
+    if fmt == "PNG":
+        return b"IEND" not in tail[-64:]
+    if fmt == "GIF":
+        return not tail.rstrip(b"\0").endswith(b";")
+    if fmt == "JPEG":
+        return b"\xff\xd9" not in tail
+    head = _head(fp, 14)
+    if fmt == "WEBP" and head[:4] == b"RIFF":
+        return length < int.from_bytes(head[4:8], "little") + 8
+    if fmt == "BMP" and head[:2] == b"BM":
+        declared = int.from_bytes(head[2:6], "little")
+        return bool(declared) and length < declared
+    return False
+
+
+def probe_image(fp: str | BinaryIO, *, max_pixels: int) -> ImageHeader:
+    """Read and check an image file's header (and its last bytes) without decoding its pixels.
+
+    Costs a few kilobytes of reading, not width x height x channels, so the web tier
+    can refuse an upload before anything large is decoded. Damage inside the pixel
+    data only shows when the worker decodes it (:func:`open_image`).
 
     Args:
         fp: a path or a binary file object positioned at the start of the file.
@@ -166,14 +202,18 @@ def probe_image(fp: str | BinaryIO, *, max_pixels: int) -> ImageHeader:
 
     Raises:
         InvalidImage: not an image, a format outside ``ALLOWED_FORMATS``, an
-            animated image, no pixels, or more than ``max_pixels``.
+            animated image, no pixels, more than ``max_pixels``, or a file that
+            visibly ends early (truncated).
     """
     img, fmt = _open_checked(fp, max_pixels)
     with img:
         width, height = img.size
         if _header_orientation(img) in (5, 6, 7, 8):
             width, height = height, width
-        return ImageHeader(format=fmt, size=(width, height), mode=img.mode, frames=getattr(img, "n_frames", 1))
+        header = ImageHeader(format=fmt, size=(width, height), mode=img.mode, frames=getattr(img, "n_frames", 1))
+    if _is_cut_short(fp, fmt):
+        raise InvalidImage("The image file is truncated or corrupt.")
+    return header
 
 
 def open_image(fp: str | BinaryIO, *, max_pixels: int) -> SourceImage:

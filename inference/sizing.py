@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from inference.auto import AutoChoice
-from inference.catalog import AUTO, MODEL_CHOICES, get_spec
+from inference.catalog import AUTO, AUTO_CANDIDATES, MODEL_CHOICES, get_spec
 
 #: The largest target side in pixels a request may name.
 MAX_TARGET_SIDE = 16384
@@ -112,6 +112,10 @@ def plan_passes(native_scales: tuple[int, ...], factor: float) -> list[int]:
     return passes
 
 
+#: The self-ensemble runs the network this many times (:mod:`inference.ensemble`).
+ENSEMBLE_PASSES = 8
+
+
 @dataclass(frozen=True)
 class UpscaleOptions:
     """What a request resolves to: the output size and the model that will run.
@@ -122,7 +126,8 @@ class UpscaleOptions:
         scale_factor: the scale factor asked for, the default one when the request
             named no size, or None when it named a target size.
         model: the model asked for (may be ``"auto"``).
-        model_used: the model that runs (``"auto"`` resolved).
+        model_used: the model that runs; None while ``"auto"`` has not looked at the
+            pixels yet (the worker decides, :mod:`inference.auto`).
         model_reason: why ``"auto"`` chose ``model_used``; empty otherwise.
         max_quality: run the self-ensemble (``precise`` only).
     """
@@ -131,7 +136,7 @@ class UpscaleOptions:
     size: tuple[int, int]
     scale_factor: int | None
     model: str
-    model_used: str
+    model_used: str | None
     model_reason: str
     max_quality: bool
 
@@ -146,9 +151,45 @@ class UpscaleOptions:
         return self.size[0] * self.size[1] / 1e6
 
     @property
+    def candidates(self) -> tuple[str, ...]:
+        """The models that may run: ``model_used``, or every model ``auto`` may pick."""
+        return (self.model_used,) if self.model_used else AUTO_CANDIDATES
+
+    @property
     def scale_chain(self) -> list[int]:
-        """The native network passes that will run, e.g. ``[4, 4]`` for x16 with a x4 model."""
-        return plan_passes(get_spec(self.model_used).scales, self.factor)
+        """The native network passes that will run, e.g. ``[4, 4]`` for x16 with a x4 model; for an
+        unresolved ``auto``, the costliest of its candidates'."""
+        chains = [plan_passes(get_spec(name).scales, self.factor) for name in self.candidates]
+        return max(chains, key=lambda chain: (_product(chain), len(chain)))
+
+    @property
+    def network_megapixels(self) -> float:
+        """The largest image the network passes produce, in megapixels: the last pass's output before it
+        is resampled to :attr:`size` (x2 with a x4-only model computes x4 first)."""
+        return self.source_size[0] * self.source_size[1] * _product(self.scale_chain) ** 2 / 1e6
+
+    @property
+    def cpu_seconds(self) -> float:
+        """How long the network passes take on a slow CPU worker, in seconds (a budget, not a prediction):
+        each pass's input megapixels times the model's ``cpu_seconds_per_megapixel``, times 8 with the
+        self-ensemble; for an unresolved ``auto``, its costliest candidate."""
+        source_megapixels = self.source_size[0] * self.source_size[1] / 1e6
+        ensemble = ENSEMBLE_PASSES if self.max_quality else 1
+        costs = []
+        for name in self.candidates:
+            spec, megapixels, seconds = get_spec(name), source_megapixels, 0.0
+            for step in plan_passes(spec.scales, self.factor):
+                seconds += megapixels * spec.cpu_seconds_per_megapixel * ensemble
+                megapixels *= step * step
+            costs.append(seconds)
+        return max(costs)
+
+
+def _product(chain: list[int]) -> int:
+    product = 1
+    for step in chain:
+        product *= step
+    return product
 
 
 def resolve_options(
@@ -161,21 +202,29 @@ def resolve_options(
     max_quality: bool = False,
     max_scale: int,
     max_output_pixels: int | None = None,
+    max_network_pixels: int | None = None,
+    max_cpu_seconds: float | None = None,
     choose_auto: Callable[[], AutoChoice] | None = None,
 ) -> UpscaleOptions:
     """Resolve a request's options for an input of ``source_size`` = (width, height) pixels.
 
     The one home of the rules that the API, the ``upscale`` command and the worker share:
-    the output size (:func:`output_size`), its megapixel cap, the default scale factor,
-    the model ``"auto"`` picks, and ``max_quality`` being for ``precise`` only.
+    the output size (:func:`output_size`), the caps on what the network computes, the
+    default scale factor, the model ``"auto"`` picks, and ``max_quality`` being for
+    ``precise`` only.
 
     Args:
         model: a name in :data:`inference.catalog.MODEL_CHOICES`.
         max_scale: the largest scale factor allowed here (at most
             :data:`inference.catalog.MAX_SCALE_FACTOR`).
         max_output_pixels: the largest output width x height; None for no cap.
+        max_network_pixels: the largest image a network pass may produce
+            (:attr:`UpscaleOptions.network_megapixels`), in pixels; None for no cap.
+        max_cpu_seconds: the longest :attr:`UpscaleOptions.cpu_seconds` allowed; None for no cap.
         choose_auto: called only for ``model="auto"`` to pick the model, e.g. a
             decoded image's :meth:`inference.imageio.SourceImage.auto_choice`.
+            Without it ``"auto"`` stays unresolved (``model_used`` None) and the
+            caps apply to the costliest model it may pick.
 
     Raises:
         SizeError: impossible options; ``field`` names the request field to blame.
@@ -196,16 +245,16 @@ def resolve_options(
             f"the limit is {max_output_pixels / 1e6:g} MP.",
             "target_width" if targeted else "scale_factor",
         )
+    model_used: str | None = model
+    reason = ""
     if model == AUTO:
-        if choose_auto is None:
-            raise SizeError("The auto model needs the image to choose from.", "model")
-        choice = choose_auto()
-        model_used, reason = choice.model, choice.reason
-    else:
-        model_used, reason = model, ""
+        model_used = None
+        if choose_auto is not None:
+            choice = choose_auto()
+            model_used, reason = choice.model, choice.reason
     if max_quality and model_used != "precise":
         raise SizeError("max_quality is only available with the precise model.", "max_quality")
-    return UpscaleOptions(
+    options = UpscaleOptions(
         source_size=source_size,
         size=size,
         scale_factor=None if targeted else (scale_factor or DEFAULT_SCALE_FACTOR),
@@ -214,3 +263,18 @@ def resolve_options(
         model_reason=reason,
         max_quality=max_quality,
     )
+    size_field = "target_width" if targeted else "scale_factor"
+    if max_network_pixels is not None and options.network_megapixels * 1e6 > max_network_pixels:
+        passes = " then ".join(f"x{step}" for step in options.scale_chain)
+        raise SizeError(
+            f"This upscale runs the network at {passes}, producing {options.network_megapixels:.1f} MP before "
+            f"resizing; the limit is {max_network_pixels / 1e6:g} MP. Choose a smaller image or scale factor.",
+            size_field,
+        )
+    if max_cpu_seconds is not None and options.cpu_seconds > max_cpu_seconds:
+        raise SizeError(
+            f"This upscale would take up to {options.cpu_seconds / 3600:.1f} hours of a worker; the limit is "
+            f"{max_cpu_seconds / 3600:.1f} hours. Choose a smaller image, scale factor or a faster model.",
+            "max_quality" if max_quality else size_field,
+        )
+    return options

@@ -85,7 +85,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = PayloadTooLarge()
     elif isinstance(exc, PermissionDenied):
         # Domain refusals (billing.quota.PlanLimit) are Django's; their message is for the client.
-        exc = exceptions.PermissionDenied(*exc.args)
+        # One that says so is "try again later" (429) rather than "not allowed".
+        if getattr(exc, "status_code", 403) == status.HTTP_429_TOO_MANY_REQUESTS:
+            exc = exceptions.Throttled(detail=str(exc))
+        else:
+            exc = exceptions.PermissionDenied(*exc.args)
     elif isinstance(exc, SuspiciousOperation):
         exc = exceptions.ParseError()
     elif isinstance(exc, exceptions.ValidationError) and not isinstance(exc, ValidationFailed):

@@ -139,9 +139,11 @@ else:
         }
     }
 
-# Seconds one image may take before its worker is killed; images still
-# "processing" after this (plus a grace period) are failed by the stall sweep.
-UPSCALE_TASK_TIMEOUT = env.int("UPSCALE_TASK_TIMEOUT", default=1800)
+# The longest any one image may take, in seconds. Each job gets its own time limit from
+# its size and model (images.jobs.time_limit), at most this; a job that would need more is
+# refused at upload. Images still "processing" past their limit (plus a grace period) are
+# failed by the stall sweep.
+UPSCALE_TASK_TIMEOUT = env.int("UPSCALE_TASK_TIMEOUT", default=6 * 3600)
 
 Q_CLUSTER = {
     "name": env.str("Q_CLUSTER_NAME", default="upscaler"),

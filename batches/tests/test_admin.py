@@ -48,7 +48,7 @@ def test_image_list_shows_thumbnails_that_load(staff, user):
     assert url in page
     response = staff.get(url)
     assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
-    assert max(PILImage.open(io.BytesIO(response.content)).size) == 160
+    assert max(PILImage.open(io.BytesIO(b"".join(response.streaming_content))).size) == 320
     detail = staff.get(f"/admin/images/image/{image.pk}/change/").content.decode()
     assert f"/admin/images/image/{image.pk}/thumbnail/result/" in detail
     assert staff.get(f"/admin/images/image/{image.pk}/thumbnail/result/").status_code == 200

@@ -9,12 +9,14 @@ from django.utils import timezone
 from PIL import Image as PILImage
 
 from images.models import Image
+from images.thumbnails import preview_jpeg
 from upscaler_site.testing import encode, photo
 
 
 def make_image(owner, *, status: str = Image.Status.PENDING, size: tuple[int, int] = (40, 30), **fields) -> Image:
     """An image record of ``owner`` (a workspace, or a user's personal workspace) whose original (a
-    real photo, PNG) is in storage; completed ones get a 2x result."""
+    real photo, PNG) is in storage; completed ones get a 2x result and, like the worker makes
+    them, both thumbnails."""
     original = encode(photo(size=size), "PNG")
     width, height = size
     defaults = {
@@ -43,6 +45,9 @@ def make_image(owner, *, status: str = Image.Status.PENDING, size: tuple[int, in
         image.processing_time = 1.25
         image.completed_at = timezone.now()
     image.save()
+    if status == Image.Status.COMPLETED:
+        image.store_thumbnail("original_thumbnail", preview_jpeg(photo(size=size)))
+        image.store_thumbnail("result_thumbnail", preview_jpeg(photo(size=(width * 2, height * 2))))
     return image
 
 

@@ -20,6 +20,7 @@ from PIL import PngImagePlugin
 from images import jobs
 from images.files import safe_filename
 from images.models import Image
+from images.thumbnails import preview_jpeg
 from upscaler_site.testing import client_for, photo
 
 pytestmark = pytest.mark.django_db
@@ -58,6 +59,7 @@ def evil(user) -> Image:
     photo(size=(80, 60)).save(result, "PNG")
     result.seek(0)
     jobs.complete(image, result, "png", width=80, height=60, fmt="PNG", scale_chain=[4], seconds=0.1)
+    image.store_thumbnail("original_thumbnail", preview_jpeg(photo(size=(40, 30))))  # as the worker does
     image.refresh_from_db()
     return image
 

@@ -213,9 +213,16 @@ def test_the_record_says_which_model_runs(api, small_photo, params, model_used):
     assert data["model_reason"] == ""
 
 
-def test_auto_resolves_at_upload_and_says_why(api):
-    data = api.post(URL, {"image": encode(photo(), "JPEG", quality=60), "model": "auto"}).json()["data"]
-    assert (data["model"], data["model_used"]) == ("auto", "standard")
+def test_auto_is_resolved_by_the_worker_which_says_why(api):
+    """The web tier reads only the header; the worker decodes the pixels and picks the model."""
+    from images.tasks import upscale_image
+
+    upload = encode(photo(crop=(150, 60, 214, 108)), "JPEG", quality=60)
+    data = api.post(URL, {"image": upload, "model": "auto"}).json()["data"]
+    assert (data["model"], data["model_used"], data["model_reason"]) == ("auto", None, "")
+    upscale_image(data["id"])
+    data = api.get(f"/api/images/{data['id']}").json()["data"]
+    assert (data["status"], data["model"], data["model_used"]) == ("completed", "auto", "standard")
     assert "JPEG quality about 60" in data["model_reason"]
 
 

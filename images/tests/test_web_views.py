@@ -180,12 +180,19 @@ def test_no_result_file_before_the_image_is_completed(ada, user):
     assert ada.get(reverse("images_web:download", args=[image.pk])).status_code == 404
 
 
-def test_thumbnails_are_small_cacheable_jpegs(ada, user):
-    image = make_image(user, size=(900, 600))
+def test_thumbnails_are_small_cacheable_jpegs_stored_by_the_worker(ada, user):
+    image = make_image(user, status=COMPLETED, size=(900, 600))
     response = ada.get(reverse("images_web:thumbnail", args=[image.pk]))
     assert response["Content-Type"] == "image/jpeg"
     assert "max-age" in response["Cache-Control"]
-    assert PILImage.open(io.BytesIO(response.content)).size == (320, 213)
+    assert PILImage.open(io.BytesIO(b"".join(response.streaming_content))).size == (320, 213)
+
+
+def test_no_thumbnail_before_the_worker_made_one(ada, user):
+    image = make_image(user, size=(900, 600))
+    assert ada.get(reverse("images_web:thumbnail", args=[image.pk])).status_code == 404
+    page = ada.get(reverse("images_web:history")).content.decode()
+    assert reverse("images_web:thumbnail", args=[image.pk]) not in page
 
 
 # --- Delete ------------------------------------------------------------------------------------------

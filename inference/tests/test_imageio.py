@@ -242,6 +242,15 @@ def test_probe_applies_the_exif_orientation_to_the_size(cat, fmt, no_decoding):
     assert no_decoding == []
 
 
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "WEBP", "BMP"])
+def test_probe_sees_a_file_cut_short_from_its_last_bytes(cat, fmt, no_decoding):
+    data = encode_file(cat, fmt).getvalue()
+    # (Pillow itself cannot read the header of a WebP cut this short.)
+    with pytest.raises(InvalidImage, match=r"truncated or corrupt|not a valid image"):
+        probe_image(io.BytesIO(data[: len(data) * 3 // 4]), max_pixels=LIMIT)
+    assert no_decoding == []
+
+
 def test_probe_refuses_what_open_refuses_before_decoding(cat, no_decoding):
     with pytest.raises(InvalidImage, match="not a valid image"):
         probe_image(io.BytesIO(b"<svg/>"), max_pixels=LIMIT)

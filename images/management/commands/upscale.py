@@ -66,6 +66,7 @@ class Command(BaseCommand):
 
         from inference.pipeline import upscale_source
 
+        assert options.model_used is not None  # "auto" chose from the decoded pixels
         fmt = SUFFIX_FORMATS.get(opts["output"].suffix.lower().lstrip("."))
         with open(opts["output"], "wb") as out:
             result, written = upscale_source(
