@@ -7,7 +7,11 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from accounts.logins import AdminLoginForm
 from accounts.models import ApiToken, ApiTokenQuerySet, Invitation, Membership, User, Workspace
+
+# The admin's password form counts failures like every other login (accounts.logins).
+admin.site.login_form = AdminLoginForm
 
 
 class MembershipInline(admin.TabularInline):

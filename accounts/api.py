@@ -8,7 +8,6 @@ from typing import Any
 from allauth.account.internal.flows.email_verification import send_verification_email_to_address
 from allauth.account.models import EmailAddress
 from allauth.account.utils import setup_user_email
-from django.contrib.auth import authenticate
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -19,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import logins
 from accounts.models import UNVERIFIED_TOKEN_LIFETIME, Ability, ApiToken, User, Workspace
 from accounts.requests import TokenRequest
 from accounts.serializers import (
@@ -29,7 +29,7 @@ from accounts.serializers import (
     UserSerializer,
     WorkspaceSerializer,
 )
-from upscaler_site.api import ok
+from upscaler_site.api import TooManyRequests, ok
 
 #: Keys that apps above accounts add to the profile (``GET /api/user``, register, login): each
 #: function gets the token's workspace and returns JSON data. billing adds ``plan`` in its
@@ -95,7 +95,10 @@ class LoginView(PublicView):
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        user = authenticate(request._request, email=data["email"].lower(), password=data["password"])
+        try:
+            user = logins.authenticate(request._request, data["email"], data["password"])
+        except logins.TooManyAttempts as exc:
+            raise TooManyRequests(str(exc), logins.RETRY_AFTER) from None
         if user is None:
             # Says nothing about which of the two was wrong.
             raise AuthenticationFailed("These credentials do not match our records.")

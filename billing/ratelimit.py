@@ -18,17 +18,18 @@ counter, ``incr`` bumps it atomically. Over the limit the answer is 429 with
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
+from allauth import app_settings as allauth_settings
 from allauth.account.adapter import get_adapter
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
@@ -36,7 +37,7 @@ from rest_framework.throttling import BaseThrottle
 from accounts.authentication import request_token
 from accounts.models import InvalidToken, Workspace
 from billing.quota import limits_for, used_images
-from upscaler_site.api import error_body
+from upscaler_site.api import TooManyRequests, error_body
 
 WINDOW = 3600
 PLAN_CACHE_SECONDS = 60
@@ -79,6 +80,23 @@ def client_ip(request: HttpRequest) -> str:
     return str(request.META.get("REMOTE_ADDR", ""))
 
 
+def client_network(request: HttpRequest) -> str:
+    """The client to count: its IPv4 address, or its IPv6 network (a /64 by default, like allauth's limits).
+
+    One IPv6 subscriber is usually given a whole /64, so counting single addresses would give
+    them 2^64 buckets.
+    """
+    ip = client_ip(request)
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        prefix = allauth_settings.RATE_LIMIT_IPV6_PREFIX
+        return str(ipaddress.IPv6Network(f"{address}/{prefix}", strict=False))
+    return ip
+
+
 def _workspace_rate(workspace: Workspace) -> int:
     key = f"ratelimit:plan:{workspace.pk}"
     rate = cache.get(key)
@@ -86,14 +104,6 @@ def _workspace_rate(workspace: Workspace) -> int:
         rate = limits_for(workspace).requests_per_hour
         cache.set(key, rate, PLAN_CACHE_SECONDS)
     return int(rate)
-
-
-class RateLimited(Throttled):
-    """429 with our message; DRF's handler sends ``wait`` as ``Retry-After`` (its own message would repeat it)."""
-
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(detail=message)
-        self.wait = retry_after
 
 
 class WorkspaceRateThrottle(BaseThrottle):
@@ -113,7 +123,7 @@ class WorkspaceRateThrottle(BaseThrottle):
         limit = _workspace_rate(workspace)
         allowed, retry_after = hit(f"ws:{workspace.pk}", limit)
         if not allowed:
-            raise RateLimited(refusal(limit, retry_after, "your plan's"), retry_after)
+            raise TooManyRequests(refusal(limit, retry_after, "your plan's"), retry_after)
         return True
 
 
@@ -141,7 +151,7 @@ class AnonymousRateLimitMiddleware:
         if not request.path.startswith("/api/") or not _is_anonymous(request):
             return self.get_response(request)
         limit = settings.ANON_REQUESTS_PER_HOUR
-        allowed, retry_after = hit(f"ip:{client_ip(request)}", limit)
+        allowed, retry_after = hit(f"ip:{client_network(request)}", limit)
         if allowed:
             return self.get_response(request)
         response = JsonResponse(error_body(refusal(limit, retry_after)), status=429)

@@ -50,6 +50,14 @@ class ValidationFailed(exceptions.ValidationError):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
 
 
+class TooManyRequests(exceptions.Throttled):
+    """429 with our message and ``Retry-After: retry_after`` (DRF's own message would repeat the wait)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(detail=message)
+        self.wait = retry_after
+
+
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = STATUS_MESSAGES[413]

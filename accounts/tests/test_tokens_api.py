@@ -116,8 +116,9 @@ def test_a_token_that_expires_cannot_mint_one_that_does_not(user):
 
 
 def test_login_is_throttled_per_ip(user):
+    # Different accounts, so that the per-account limit (accounts.logins) does not come first.
     codes = [
-        APIClient().post("/api/auth/login", {"email": "ada@example.com", "password": "Wrong-1a"}).status_code
-        for _ in range(11)
+        APIClient().post("/api/auth/login", {"email": f"nobody{n}@example.com", "password": "Wrong-1a"}).status_code
+        for n in range(11)
     ]
     assert codes == [401] * 10 + [429]  # anonymous requests: 10 per hour per IP
