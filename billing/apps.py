@@ -17,6 +17,7 @@ class BillingConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts.api import PROFILE_SECTIONS
+        from billing import signals  # noqa: F401  (cancels a deleted workspace's Stripe subscription)
         from billing.api import plan_summary
 
         PROFILE_SECTIONS["plan"] = plan_summary

@@ -112,14 +112,14 @@ class Limits:
 
 
 def limits_for(workspace: Workspace) -> Limits:
-    """The limits in force for ``workspace``: its subscription's plan, or Free without one.
+    """The limits in force for ``workspace``: its subscription's plan while it is active, else Free.
 
-    A subscription that was cancelled and has run out counts as Free.
+    Only an active subscription grants its plan (``Subscription.is_active``: active,
+    trialing, or past due within the grace period). One whose first payment has not been
+    made (``incomplete``), that ended, or that is ``unpaid`` counts as Free.
     """
     subscription = Subscription.objects.select_related("plan").filter(workspace=workspace).first()
-    plan = subscription.plan if subscription else Plan.free()
-    if subscription and subscription.ends_at and subscription.is_expired:
-        plan = Plan.free()
+    plan = subscription.plan if subscription and subscription.is_active else Plan.free()
     quota = subscription.image_quota if subscription and subscription.image_quota is not None else None
     return Limits(
         plan=plan,

@@ -5,9 +5,11 @@ not configured and every workspace stays on Free unless staff assign a plan),
 ``STRIPE_API_BASE`` (another Stripe-compatible server, e.g. localstripe in the tests) and
 ``BILLING_GRACE_DAYS`` (how long service continues after a failed payment, default 7).
 
-:func:`apply_subscription` maps a Stripe subscription object onto our
-:class:`~billing.models.Subscription`; it sets state from the object alone, so applying
-the same object twice (a replayed or out-of-order webhook) changes nothing more.
+:func:`sync_subscription` fetches a subscription from Stripe and applies its current
+state to our :class:`~billing.models.Subscription` (:func:`apply_subscription`). Every
+webhook goes through it, whatever the event's own payload says: events arrive late, twice
+and out of order, and a late "active" after "deleted" must not bring a cancelled plan
+back. The result depends only on Stripe's state now, so applying it again changes nothing.
 """
 
 from __future__ import annotations
@@ -242,13 +244,26 @@ def retrieve_subscription(stripe_subscription_id: str) -> dict:
     return stripe.Subscription.retrieve(stripe_subscription_id).to_dict()
 
 
-@transaction.atomic
-def link_checkout_session(session: dict) -> Subscription | None:
-    """A completed Checkout Session: tie its customer and subscription to the workspace it was for.
+def sync_subscription(stripe_subscription_id: str, workspace_id: int | None = None) -> Subscription | None:
+    """Fetch the subscription from Stripe and apply its current state (order-independent, idempotent).
 
-    The subscription is fetched from Stripe and applied when payments are configured;
-    the ``customer.subscription.*`` events bring the same state anyway.
+    Raises:
+        PaymentsNotConfigured: no Stripe key.
+        stripe.StripeError: Stripe did not answer; the webhook fails and Stripe retries it.
     """
+    return apply_subscription(retrieve_subscription(stripe_subscription_id), workspace_id)
+
+
+def subscription_event(stripe_subscription: dict[str, Any]) -> Subscription | None:
+    """``customer.subscription.*``: sync the subscription the event is about (its payload may be stale)."""
+    sub_id = stripe_subscription.get("id", "")
+    return sync_subscription(sub_id, _workspace_id(stripe_subscription)) if sub_id else None
+
+
+@transaction.atomic
+def link_checkout_session(session: dict[str, Any]) -> Subscription | None:
+    """A completed Checkout Session: tie its customer and subscription to the workspace it was for,
+    then sync the subscription."""
     workspace_id = _workspace_id(session)
     if workspace_id is None or not Workspace.objects.filter(pk=workspace_id).exists():
         logger.warning("Checkout session %s names no known workspace", session.get("id"))
@@ -257,42 +272,49 @@ def link_checkout_session(session: dict) -> Subscription | None:
     if sub is None:
         sub = Subscription(workspace_id=workspace_id, plan=Plan.free())
     sub.stripe_customer_id = _id(session.get("customer")) or sub.stripe_customer_id
-    stripe_subscription = session.get("subscription")
-    sub.stripe_subscription_id = _id(stripe_subscription) or sub.stripe_subscription_id
+    stripe_subscription_id = _id(session.get("subscription"))
+    sub.stripe_subscription_id = stripe_subscription_id or sub.stripe_subscription_id
     sub.save()
-    if isinstance(stripe_subscription, dict):
-        return apply_subscription(stripe_subscription, workspace_id)
-    if stripe_subscription and is_configured():
-        return apply_subscription(retrieve_subscription(stripe_subscription), workspace_id)
+    if stripe_subscription_id:
+        return sync_subscription(stripe_subscription_id, workspace_id)
     return sub
 
 
-def _invoice_subscription_id(invoice: dict) -> str:
+def _invoice_subscription_id(invoice: dict[str, Any]) -> str:
     """The subscription of an invoice (top level in older API versions, under ``parent`` in newer ones)."""
     details = ((invoice.get("parent") or {}).get("subscription_details")) or {}
     return _id(invoice.get("subscription")) or _id(details.get("subscription"))
 
 
-@transaction.atomic
-def payment_failed(invoice: dict) -> Subscription | None:
-    """An invoice payment failed: the subscription is past due, with a grace period unless one is running."""
-    sub = _find_subscription(_invoice_subscription_id(invoice), _id(invoice.get("customer")), None)
-    if sub is None:
+def invoice_event(invoice: dict[str, Any]) -> Subscription | None:
+    """``invoice.paid``, ``invoice.payment_failed``: sync the invoice's own subscription.
+
+    Matched by the subscription's id only: a customer may have had other subscriptions,
+    and an invoice of one of them must not touch ours. Stripe's subscription status says
+    whether its payments are in order (``past_due`` after a failed renewal).
+    """
+    sub_id = _invoice_subscription_id(invoice)
+    if not sub_id or not Subscription.objects.filter(stripe_subscription_id=sub_id).exists():
+        logger.info("Invoice %s is for no subscription of ours", invoice.get("id"))
         return None
-    sub.status = Status.PAST_DUE
-    sub.grace_until = sub.grace_until or grace_deadline()
-    sub.save(update_fields=["status", "grace_until", "updated_at"])
-    return sub
+    return sync_subscription(sub_id)
 
 
-@transaction.atomic
-def invoice_paid(invoice: dict) -> Subscription | None:
-    """An invoice was paid: a past-due or incomplete subscription is active again, its grace period over."""
-    sub = _find_subscription(_invoice_subscription_id(invoice), _id(invoice.get("customer")), None)
-    if sub is None or not sub.stripe_subscription_id:
-        return None
-    if sub.status in (Status.PAST_DUE, Status.UNPAID, Status.INCOMPLETE):
-        sub.status = Status.ACTIVE
-    sub.grace_until = None
-    sub.save(update_fields=["status", "grace_until", "updated_at"])
-    return sub
+def cancel_for_deleted_workspace(subscription: Subscription) -> None:
+    """Cancel the Stripe subscription of a workspace being deleted, so its owner is not charged again.
+
+    Best effort: the workspace goes either way; a Stripe error is logged for staff to follow up.
+    """
+    if not subscription.stripe_subscription_id or not is_configured():
+        return
+    _configure()
+    try:
+        stripe.Subscription.cancel(subscription.stripe_subscription_id)
+    except stripe.InvalidRequestError:
+        pass  # already cancelled, or unknown to Stripe
+    except stripe.StripeError:
+        logger.exception(
+            "Could not cancel Stripe subscription %s of deleted workspace %s: cancel it in the Stripe dashboard",
+            subscription.stripe_subscription_id,
+            subscription.workspace_id,
+        )

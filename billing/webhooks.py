@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import stripe
 from django.conf import settings
@@ -28,19 +29,16 @@ class BadWebhook(Exception):
     """The payload is not a Stripe event signed with our webhook secret."""
 
 
-def _subscription_event(obj: dict) -> None:
-    stripe_sync.apply_subscription(obj)
-
-
-HANDLERS: dict[str, Callable[[dict], object]] = {
+# Each handler syncs from Stripe's current state (billing.stripe_sync), never from the payload alone.
+HANDLERS: dict[str, Callable[[dict[str, Any]], object]] = {
     "checkout.session.completed": stripe_sync.link_checkout_session,
-    "customer.subscription.created": _subscription_event,
-    "customer.subscription.updated": _subscription_event,
-    "customer.subscription.deleted": _subscription_event,
-    "customer.subscription.trial_will_end": _subscription_event,
-    "invoice.payment_failed": stripe_sync.payment_failed,
-    "invoice.paid": stripe_sync.invoice_paid,
-    "invoice.payment_succeeded": stripe_sync.invoice_paid,
+    "customer.subscription.created": stripe_sync.subscription_event,
+    "customer.subscription.updated": stripe_sync.subscription_event,
+    "customer.subscription.deleted": stripe_sync.subscription_event,
+    "customer.subscription.trial_will_end": stripe_sync.subscription_event,
+    "invoice.payment_failed": stripe_sync.invoice_event,
+    "invoice.paid": stripe_sync.invoice_event,
+    "invoice.payment_succeeded": stripe_sync.invoice_event,
 }
 
 

@@ -4,7 +4,10 @@ Customers, plans, subscriptions, invoices and events live in localstripe. It has
 Checkout or Billing Portal endpoints, so only ``stripe.checkout.Session.create`` and
 ``stripe.billing_portal.Session.create`` are replaced (recording what we send); the
 subscription a Checkout would create is created in localstripe directly, and its events
-are posted to our webhook signed the way Stripe signs them.
+are posted to our webhook signed the way Stripe signs them. Every webhook makes us fetch
+the subscription from localstripe; for the two states localstripe cannot reach (a trial
+that is "trialing", a renewal that failed, "past_due") the ``stripe_says`` fixture
+overrides what it answers.
 """
 
 from __future__ import annotations
@@ -96,6 +99,21 @@ def portal_sessions(monkeypatch) -> Recorder:
 
 
 @pytest.fixture
+def stripe_says(monkeypatch):
+    """``stripe_says(sub_id, status="past_due")``: Stripe reports these fields for that subscription from now on."""
+    from billing import stripe_sync
+
+    overrides: dict[str, dict] = {}
+    real = stripe_sync.retrieve_subscription
+
+    def retrieve(stripe_subscription_id: str) -> dict:
+        return {**real(stripe_subscription_id), **overrides.get(stripe_subscription_id, {})}
+
+    monkeypatch.setattr(stripe_sync, "retrieve_subscription", retrieve)
+    return lambda sub_id, **fields: overrides.setdefault(sub_id, {}).update(fields)
+
+
+@pytest.fixture
 def free_user(db):
     return make_user("payer@example.com")
 
@@ -176,11 +194,12 @@ def test_a_second_checkout_reuses_the_stripe_customer(free_user, stripe_settings
     assert Subscription.objects.get(workspace=free_user.personal_workspace).plan.slug == "free"
 
 
-def test_a_trial_subscription_is_trialing_with_its_end(free_user, stripe_settings, checkout_sessions):
+def test_a_trial_subscription_is_trialing_with_its_end(free_user, stripe_settings, checkout_sessions, stripe_says):
     trial_end = int(time.time()) + 14 * 86400
     sub = subscribe(free_user, stripe_settings, checkout_sessions, trial_end=trial_end)
     # localstripe keeps a trial subscription "incomplete"; Stripe says "trialing" and sends an update.
-    trialing = {**stripe.Subscription.retrieve(sub["id"]).to_dict(), "status": "trialing"}
+    stripe_says(sub["id"], status="trialing")
+    trialing = stripe.Subscription.retrieve(sub["id"]).to_dict()
     assert (
         post_event(event("customer.subscription.updated", trialing), stripe_settings["webhook_secret"]).status_code
         == 200
@@ -210,13 +229,15 @@ def test_a_bad_signature_is_rejected_and_changes_nothing(free_user, stripe_setti
     assert WebhookEvent.objects.count() == events_before
 
 
-def test_a_replayed_event_changes_nothing(free_user, stripe_settings, checkout_sessions):
+def test_a_replayed_event_changes_nothing(free_user, stripe_settings, checkout_sessions, stripe_says):
     sub = subscribe(free_user, stripe_settings, checkout_sessions)
     invoice = stripe.Invoice.retrieve(sub["latest_invoice"]).to_dict()
     secret = stripe_settings["webhook_secret"]
     failed = event("invoice.payment_failed", invoice)
+    stripe_says(sub["id"], status="past_due")
     assert post_event(failed, secret).status_code == 200
     assert Subscription.objects.get(workspace=free_user.personal_workspace).status == "past_due"
+    stripe_says(sub["id"], status="active")
     assert post_event(event("invoice.paid", invoice), secret).status_code == 200
     count = WebhookEvent.objects.count()
 
@@ -258,11 +279,12 @@ def test_cancel_at_period_end_keeps_starter_until_then(free_user, stripe_setting
 
 
 def test_payment_failed_is_past_due_with_a_grace_period_then_paid_is_active(
-    free_user, stripe_settings, checkout_sessions
+    free_user, stripe_settings, checkout_sessions, stripe_says
 ):
     sub = subscribe(free_user, stripe_settings, checkout_sessions)
     invoice = stripe.Invoice.retrieve(sub["latest_invoice"]).to_dict()
     secret = stripe_settings["webhook_secret"]
+    stripe_says(sub["id"], status="past_due")
     assert post_event(event("invoice.payment_failed", invoice), secret).status_code == 200
     ours = Subscription.objects.get(workspace=free_user.personal_workspace)
     assert ours.status == "past_due"
@@ -271,10 +293,11 @@ def test_payment_failed_is_past_due_with_a_grace_period_then_paid_is_active(
     assert upload(client_for(free_user)).status_code == 202  # service continues during the grace period
 
     # Stripe's subscription update for the same failure keeps the grace period already running.
-    past_due = {**stripe.Subscription.retrieve(sub["id"]).to_dict(), "status": "past_due"}
+    past_due = stripe.Subscription.retrieve(sub["id"]).to_dict()
     assert post_event(event("customer.subscription.updated", past_due), secret).status_code == 200
     assert Subscription.objects.get(workspace=free_user.personal_workspace).grace_until == ours.grace_until
 
+    stripe_says(sub["id"], status="active")
     assert post_event(event("invoice.paid", invoice), secret).status_code == 200
     ours.refresh_from_db()
     assert (ours.status, ours.grace_until) == ("active", None)
@@ -377,3 +400,69 @@ def test_without_stripe_keys_billing_shows_the_plan_and_says_so(free_user, setti
 def test_webhooks_without_a_secret_are_rejected(free_user, settings):
     settings.STRIPE_WEBHOOK_SECRET = ""
     assert post_event(event("invoice.paid", {"id": "in_x"}), "anything").status_code == 400
+
+
+# --- Events late, twice and out of order (issue #11 item 6) -----------------------------------------------
+
+
+def test_a_late_active_update_after_deleted_does_not_bring_the_plan_back(free_user, stripe_settings, checkout_sessions):
+    sub = subscribe(free_user, stripe_settings, checkout_sessions)
+    secret = stripe_settings["webhook_secret"]
+    stale_active = stripe.Subscription.retrieve(sub["id"]).to_dict()  # what an old "updated" event carries
+    cancelled = stripe.Subscription.cancel(sub["id"]).to_dict()
+    assert post_event(event("customer.subscription.deleted", cancelled), secret).status_code == 200
+    assert post_event(event("customer.subscription.updated", stale_active), secret).status_code == 200
+    assert limits_for(free_user.personal_workspace).plan == Plan.free()
+    assert Subscription.objects.get(workspace=free_user.personal_workspace).status == "canceled"
+
+
+def test_every_event_twice_and_in_reverse_order_ends_where_stripe_is(free_user, stripe_settings, checkout_sessions):
+    sub = subscribe(free_user, stripe_settings, checkout_sessions)
+    secret = stripe_settings["webhook_secret"]
+    history = [event("customer.subscription.created", stripe.Subscription.retrieve(sub["id"]).to_dict())]
+    history.append(event("customer.subscription.updated",
+                         stripe.Subscription.modify(sub["id"], cancel_at_period_end=True).to_dict()))  # fmt: skip
+    history.append(event("customer.subscription.deleted", stripe.Subscription.cancel(sub["id"]).to_dict()))
+    for evt in [*reversed(history), *history]:
+        assert post_event(evt, secret).status_code == 200
+    ours = Subscription.objects.get(workspace=free_user.personal_workspace)
+    assert ours.status == "canceled" and ours.is_expired
+    assert limits_for(free_user.personal_workspace).plan == Plan.free()
+
+
+def test_an_incomplete_subscription_does_not_grant_the_plan(free_user, stripe_settings, checkout_sessions, stripe_says):
+    sub = subscribe(free_user, stripe_settings, checkout_sessions)
+    for status in ("incomplete", "incomplete_expired", "unpaid"):
+        stripe_says(sub["id"], status=status)
+        payload = stripe.Subscription.retrieve(sub["id"]).to_dict()
+        assert (
+            post_event(event("customer.subscription.updated", payload), stripe_settings["webhook_secret"]).status_code
+            == 200
+        )
+        assert limits_for(free_user.personal_workspace).plan == Plan.free(), status
+    stripe_says(sub["id"], status="active")
+    payload = stripe.Subscription.retrieve(sub["id"]).to_dict()
+    assert (
+        post_event(event("customer.subscription.updated", payload), stripe_settings["webhook_secret"]).status_code
+        == 200
+    )
+    assert limits_for(free_user.personal_workspace).plan.slug == "starter"
+
+
+def test_an_invoice_of_another_subscription_of_the_customer_touches_nothing(
+    free_user, stripe_settings, checkout_sessions, stripe_says
+):
+    sub = subscribe(free_user, stripe_settings, checkout_sessions)
+    customer_id = Subscription.objects.get(workspace=free_user.personal_workspace).stripe_customer_id
+    other = stripe.Subscription.create(customer=customer_id, items=[{"plan": stripe_settings["starter_price"]}])
+    stripe_says(other.id, status="past_due")
+    invoice = stripe.Invoice.retrieve(other.latest_invoice).to_dict()
+    assert post_event(event("invoice.payment_failed", invoice), stripe_settings["webhook_secret"]).status_code == 200
+    ours = Subscription.objects.get(workspace=free_user.personal_workspace)
+    assert (ours.stripe_subscription_id, ours.status) == (sub["id"], "active")
+
+
+def test_deleting_the_account_cancels_the_stripe_subscription(free_user, stripe_settings, checkout_sessions):
+    sub = subscribe(free_user, stripe_settings, checkout_sessions)
+    free_user.delete()
+    assert stripe.Subscription.retrieve(sub["id"]).status == "canceled"
