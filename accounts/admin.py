@@ -59,11 +59,11 @@ class MembershipAdmin(admin.ModelAdmin):
 
 @admin.register(Invitation)
 class InvitationAdmin(admin.ModelAdmin):
-    list_display = ["email", "workspace", "role", "invited_by", "created_at", "accepted_at"]
+    list_display = ["email", "workspace", "role", "invited_by", "created_at", "sent_at", "accepted_at", "cancelled_at"]
     list_filter = ["role", "accepted_at"]
     search_fields = ["email", "workspace__name"]
     exclude = ["key"]
-    readonly_fields = ["invited_by", "created_at", "accepted_at"]
+    readonly_fields = ["invited_by", "created_at", "sent_at", "accepted_at", "cancelled_at"]
 
 
 @admin.register(ApiToken)

@@ -119,7 +119,7 @@ class Workspace(models.Model):
 
     @transaction.atomic
     def remove_member(self, user: User) -> None:
-        """Take ``user`` out of this workspace and revoke their tokens for it.
+        """Take ``user`` out of this workspace, revoke their tokens for it and cancel the invitations they sent.
 
         Raises:
             ValueError: ``user`` is the owner (a workspace always has one).
@@ -128,7 +128,10 @@ class Workspace(models.Model):
         if membership.role == Membership.Role.OWNER:
             raise ValueError("The owner cannot be removed from the workspace.")
         membership.delete()
-        ApiToken.objects.filter(workspace=self, user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        now = timezone.now()
+        ApiToken.objects.filter(workspace=self, user=user, revoked_at__isnull=True).update(revoked_at=now)
+        # Nobody joins on the word of someone who has left.
+        Invitation.objects.filter(workspace=self, invited_by=user).pending().update(cancelled_at=now)
 
 
 class Membership(models.Model):
@@ -169,6 +172,13 @@ def _invitation_key() -> str:
     return secrets.token_urlsafe(32)
 
 
+class InvitationQuerySet(models.QuerySet["Invitation"]):
+    def pending(self) -> InvitationQuerySet:
+        """Neither accepted, cancelled nor expired."""
+        cutoff = timezone.now() - Invitation.VALID_FOR
+        return self.filter(accepted_at__isnull=True, cancelled_at__isnull=True, created_at__gt=cutoff)
+
+
 class Invitation(models.Model):
     """An emailed invitation to join a workspace with a role; accepted by following its link."""
 
@@ -183,9 +193,14 @@ class Invitation(models.Model):
     invited_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
     key = models.CharField(max_length=64, unique=True, default=_invitation_key)
     created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(default=timezone.now, help_text="When the email last went out.")
     accepted_at = models.DateTimeField(null=True, blank=True)
+    # Kept, not deleted: a cancelled invitation still counts against the daily limits.
+    cancelled_at = models.DateTimeField(null=True, blank=True)
 
     VALID_FOR = timedelta(days=7)
+
+    objects = InvitationQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -195,7 +210,9 @@ class Invitation(models.Model):
 
     @property
     def is_valid(self) -> bool:
-        return self.accepted_at is None and timezone.now() < self.created_at + self.VALID_FOR
+        return (
+            self.accepted_at is None and self.cancelled_at is None and timezone.now() < self.created_at + self.VALID_FOR
+        )
 
     @transaction.atomic
     def accept(self, user: User) -> Membership:

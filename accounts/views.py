@@ -14,6 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -111,7 +112,11 @@ def member_invite(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = InviteForm(request.POST, workspace=workspace, roles=workspaces.invitable_roles(actor))
     if not form.is_valid():
         return _members_page(request, invite_form=form, status=400)
-    invitation = workspaces.invite(workspace, request.user, form.cleaned_data["email"], form.cleaned_data["role"])
+    try:
+        invitation = workspaces.invite(workspace, request.user, form.cleaned_data["email"], form.cleaned_data["role"])
+    except workspaces.InvitationRefused as exc:
+        form.add_error("email", str(exc))
+        return _members_page(request, invite_form=form, status=429)
     workspaces.send_invitation(request, invitation)
     messages.success(request, f"Invitation sent to {invitation.email}.")
     return redirect("accounts_web:workspace_members")
@@ -156,7 +161,8 @@ def invitation_cancel(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
     workspace = workspaces.current_workspace(request)
     _manager(request)
     invitation = get_object_or_404(workspaces.pending_invitations(workspace), pk=pk)
-    invitation.delete()
+    invitation.cancelled_at = timezone.now()
+    invitation.save(update_fields=["cancelled_at"])
     messages.success(request, f"The invitation to {invitation.email} was cancelled.")
     return redirect("accounts_web:workspace_members")
 

@@ -148,17 +148,55 @@ def change_role(target: Membership, role: str) -> None:
 # --- Invitations ------------------------------------------------------------------------------------
 
 
+#: Invitations a workspace, and a user, may send in 24 hours; and how soon one address may be mailed again.
+INVITATIONS_PER_WORKSPACE_PER_DAY = 20
+INVITATIONS_PER_USER_PER_DAY = 50
+RESEND_AFTER = timedelta(hours=1)
+
+
+class InvitationRefused(Exception):
+    """An invitation would go over the limits that keep the service from being used to send mail; the
+    message says why, for the user."""
+
+
 def pending_invitations(workspace: Workspace) -> QuerySet[Invitation]:
-    """Invitations of ``workspace`` neither accepted nor expired, newest first."""
-    cutoff = timezone.now() - Invitation.VALID_FOR
-    return workspace.invitations.filter(accepted_at__isnull=True, created_at__gt=cutoff)
+    """Invitations of ``workspace`` neither accepted, cancelled nor expired, newest first."""
+    return Invitation.objects.filter(workspace=workspace).pending()
 
 
 @transaction.atomic
 def invite(workspace: Workspace, inviter: User, email: str, role: str) -> Invitation:
-    """A new invitation to ``workspace``; a pending one to the same address is replaced."""
+    """An invitation of ``email`` to ``workspace``, to be mailed by :func:`send_invitation`.
+
+    One address has at most one pending invitation per workspace: inviting it again
+    updates the role and mails the same link, at most once per :data:`RESEND_AFTER`. New
+    invitations count against a workspace's and an inviter's limits per 24 hours
+    (cancelled ones too), so nobody can use the service to mail strangers in bulk.
+
+    Raises:
+        InvitationRefused: too soon to resend, or over a daily limit.
+    """
     email = email.strip().lower()
-    pending_invitations(workspace).filter(email__iexact=email).delete()
+    now = timezone.now()
+    pending = pending_invitations(workspace).select_for_update().filter(email__iexact=email).first()
+    if pending is not None:
+        if pending.sent_at > now - RESEND_AFTER:
+            again = pending.sent_at + RESEND_AFTER
+            raise InvitationRefused(f"{email} was invited less than an hour ago; you can send it again after "
+                                    f"{again:%H:%M} UTC.")  # fmt: skip
+        pending.role, pending.invited_by, pending.sent_at = role, inviter, now
+        pending.save(update_fields=["role", "invited_by", "sent_at"])
+        return pending
+    day = now - timedelta(days=1)
+    if Invitation.objects.filter(workspace=workspace, created_at__gt=day).count() >= INVITATIONS_PER_WORKSPACE_PER_DAY:
+        raise InvitationRefused(
+            f"This workspace has sent {INVITATIONS_PER_WORKSPACE_PER_DAY} invitations in the last 24 hours; "
+            "try again tomorrow."
+        )
+    if Invitation.objects.filter(invited_by=inviter, created_at__gt=day).count() >= INVITATIONS_PER_USER_PER_DAY:
+        raise InvitationRefused(
+            f"You have sent {INVITATIONS_PER_USER_PER_DAY} invitations in the last 24 hours; try again tomorrow."
+        )
     return Invitation.objects.create(workspace=workspace, email=email, role=role, invited_by=inviter)
 
 
@@ -180,6 +218,8 @@ def invitation_problem(invitation: Invitation | None, user: User) -> str | None:
     """Why ``user`` cannot accept ``invitation`` (None if they can); mirrors :meth:`Invitation.accept`."""
     if invitation is None:
         return "This invitation link is not valid. Ask for a new invitation."
+    if invitation.cancelled_at is not None:
+        return "This invitation was withdrawn. Ask for a new invitation."
     if not invitation.is_valid:
         return "This invitation has expired or was already used. Ask for a new invitation."
     if user.email.lower() != invitation.email.lower():

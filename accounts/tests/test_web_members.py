@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.test import Client, RequestFactory
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import escape
 
 from accounts.models import Invitation, Membership, Workspace
@@ -88,7 +89,9 @@ def test_switch_goes_back_to_a_local_page_only(client, user, team):
     client.force_login(user)
     response = client.post(reverse("accounts_web:workspace_switch"), {"workspace": team.pk, "next": "/tokens"})
     assert response.url == "/tokens"
-    response = client.post(reverse("accounts_web:workspace_switch"), {"workspace": team.pk, "next": "https://evil.example/"})
+    response = client.post(
+        reverse("accounts_web:workspace_switch"), {"workspace": team.pk, "next": "https://evil.example/"}
+    )
     assert response.url == reverse("images_web:dashboard")
 
 
@@ -140,7 +143,8 @@ def test_invite_by_email_then_accept_as_the_invited_user(owner, team, other_user
     assert invitation.email == "bob@example.com" and invitation.role == Role.MEMBER
     assert len(mailoutbox) == 1
     assert mailoutbox[0].to == ["bob@example.com"]
-    assert "Team" in mailoutbox[0].subject
+    # The workspace's name is the inviter's text: in the body, never in the subject (issue #11 item 7).
+    assert "Team" not in mailoutbox[0].subject and 'workspace "Team"' in mailoutbox[0].body
     path = accept_path(mailoutbox[0])
     assert path == f"/invitations/{invitation.key}"
 
@@ -220,8 +224,11 @@ def test_cancelled_invitation_link_stops_working(owner, team, other_user, mailou
     owner.post(INVITE, {"email": "bob@example.com", "role": Role.MEMBER})
     invitation = Invitation.objects.get(workspace=team)
     assert owner.post(reverse("accounts_web:invitation_cancel", args=[invitation.pk])).status_code == 302
-    assert not Invitation.objects.filter(pk=invitation.pk).exists()
-    assert browser_for(other_user).post(accept_path(mailoutbox[0])).status_code == 404
+    invitation.refresh_from_db()
+    assert invitation.cancelled_at is not None and not invitation.is_valid
+    response = browser_for(other_user).post(accept_path(mailoutbox[0]))
+    assert response.status_code == 400 and "This invitation was withdrawn" in response.content.decode()
+    assert not Membership.objects.filter(workspace=team, user=other_user).exists()
 
 
 def test_invite_validation(owner, team, other_user, mailoutbox):
@@ -234,11 +241,51 @@ def test_invite_validation(owner, team, other_user, mailoutbox):
     assert not Invitation.objects.exists() and mailoutbox == []
 
 
-def test_inviting_again_replaces_the_pending_invitation(owner, team, mailoutbox):
+def test_inviting_again_resends_the_pending_invitation_at_most_hourly(owner, team, mailoutbox):
     owner.post(INVITE, {"email": "new@example.com", "role": Role.MEMBER})
-    owner.post(INVITE, {"email": "new@example.com", "role": Role.ADMIN})
+    again = owner.post(INVITE, {"email": "new@example.com", "role": Role.ADMIN})
+    assert again.status_code == 429 and "less than an hour ago" in again.content.decode()
+    assert len(mailoutbox) == 1
+    Invitation.objects.update(sent_at=timezone.now() - timedelta(hours=1, minutes=1))
+    assert owner.post(INVITE, {"email": "new@example.com", "role": Role.ADMIN}).status_code == 302
     assert list(Invitation.objects.values_list("email", "role")) == [("new@example.com", "admin")]
-    assert len(mailoutbox) == 2
+    assert len(mailoutbox) == 2 and accept_path(mailoutbox[0]) == accept_path(mailoutbox[1])  # the same link
+
+
+def test_invitations_per_workspace_and_per_user_are_limited_per_day(owner, user, team, mailoutbox):
+    from accounts import workspaces
+
+    for n in range(workspaces.INVITATIONS_PER_WORKSPACE_PER_DAY):
+        assert owner.post(INVITE, {"email": f"p{n}@example.com", "role": Role.MEMBER}).status_code == 302
+    refused = owner.post(INVITE, {"email": "one-more@example.com", "role": Role.MEMBER})
+    assert refused.status_code == 429 and "last 24 hours" in refused.content.decode()
+    # Cancelling does not give the day's invitations back.
+    invitation = Invitation.objects.filter(workspace=team).first()
+    owner.post(reverse("accounts_web:invitation_cancel", args=[invitation.pk]))
+    assert owner.post(INVITE, {"email": "one-more@example.com", "role": Role.MEMBER}).status_code == 429
+    assert len(mailoutbox) == workspaces.INVITATIONS_PER_WORKSPACE_PER_DAY
+
+    # The same person spreading invitations over new workspaces hits the per-user limit.
+    sent = workspaces.INVITATIONS_PER_WORKSPACE_PER_DAY
+    while sent < workspaces.INVITATIONS_PER_USER_PER_DAY:
+        workspace = Workspace.create_for(user, f"Spare {sent}")
+        for n in range(
+            min(workspaces.INVITATIONS_PER_WORKSPACE_PER_DAY, workspaces.INVITATIONS_PER_USER_PER_DAY - sent)
+        ):
+            workspaces.invite(workspace, user, f"q{sent}-{n}@example.com", Role.MEMBER)
+        sent = Invitation.objects.filter(invited_by=user).count()
+    with pytest.raises(workspaces.InvitationRefused, match="You have sent"):
+        workspaces.invite(Workspace.create_for(user, "Fresh"), user, "last@example.com", Role.MEMBER)
+
+
+def test_a_removed_members_pending_invitations_are_cancelled(user, team, other_user, mailoutbox):
+    from accounts import workspaces
+
+    Membership.objects.create(workspace=team, user=other_user, role=Role.ADMIN)
+    invitation = workspaces.invite(team, other_user, "friend@example.com", Role.MEMBER)
+    team.remove_member(other_user)
+    invitation.refresh_from_db()
+    assert invitation.cancelled_at is not None and not invitation.is_valid
 
 
 def test_an_admin_invites_members_but_not_admins(user, team, other_user):

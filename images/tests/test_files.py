@@ -143,3 +143,12 @@ def test_a_hostile_name_is_kept_as_data_and_sent_safely(user):
     assert "<script>.png" not in page
     response = browser.get(reverse("images_web:original", args=[data["id"]]))
     assert "\n" not in response["Content-Disposition"]
+
+
+def test_deleting_an_image_kills_its_signed_links_at_once(user, evil):
+    """Issue #11 item 11: a link handed out before the delete must not serve the file after it."""
+    api = client_for(user)
+    link = api.get(f"/api/images/{evil.pk}/download").json()["data"]["download_url"]
+    assert Client().get(link).status_code == 200
+    assert api.delete(f"/api/images/{evil.pk}").status_code == 200
+    assert Client().get(link).status_code == 404
