@@ -121,7 +121,7 @@ def upload(request: AuthenticatedHttpRequest) -> HttpResponse:
         "batches": limits.batches,
         "maxBatchImages": settings.BATCH_MAX_IMAGES,
         "maxUploadBytes": settings.UPSCALE_MAX_UPLOAD_BYTES,
-        "maxRequestBytes": settings.MAX_REQUEST_BODY_BYTES,
+        "maxRequestBytes": settings.MAX_UPLOAD_REQUEST_BYTES,
         "maxScale": max_scale,
     }
     context = {

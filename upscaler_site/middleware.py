@@ -1,18 +1,38 @@
 """Middleware shared by every app."""
 
+from __future__ import annotations
+
+import functools
 from collections.abc import Callable
 
+from csp.middleware import CSPMiddleware, PolicyParts
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
+from django.urls import reverse
 
 from upscaler_site.api import STATUS_MESSAGES, error_body
 
 
-class RequestSizeLimitMiddleware:
-    """Refuse a request whose declared body exceeds ``MAX_REQUEST_BODY_BYTES`` with 413.
+@functools.cache
+def _upload_limits() -> dict[str, int]:
+    """Body limits of the upload endpoints, by path (URL names: this module imports no app)."""
+    return {
+        reverse("images:upscale"): settings.UPSCALE_MAX_UPLOAD_BYTES + 2**20,
+        reverse("batches:list"): settings.MAX_UPLOAD_REQUEST_BYTES,
+    }
 
-    Django would otherwise stream an arbitrarily large upload to a temporary file
-    before any view could look at it.
+
+def body_limit(path: str) -> int:
+    """The largest request body ``path`` accepts, in bytes: an upload's files, or ``MAX_REQUEST_BODY_BYTES``."""
+    return _upload_limits().get(path, settings.MAX_REQUEST_BODY_BYTES)
+
+
+class RequestSizeLimitMiddleware:
+    """Refuse a request whose declared body exceeds its path's :func:`body_limit` with 413.
+
+    Django would otherwise stream an arbitrarily large body to a temporary file (or into
+    memory) before any view could look at it.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -23,10 +43,25 @@ class RequestSizeLimitMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        if length > settings.MAX_REQUEST_BODY_BYTES:
-            limit_mb = settings.MAX_REQUEST_BODY_BYTES / (1024 * 1024)
+        limit = body_limit(request.path)
+        if length > limit:
             return JsonResponse(
-                error_body(STATUS_MESSAGES[413], {"body": [f"The request body may be at most {limit_mb:g} MB."]}),
+                error_body(STATUS_MESSAGES[413], {"body": [f"The request body may be at most {limit / 2**20:g} MB."]}),
                 status=413,
             )
         return self.get_response(request)
+
+
+class ContentSecurityPolicyMiddleware(CSPMiddleware):
+    """django-csp's policy (``CONTENT_SECURITY_POLICY``), with inline styles allowed in the admin only.
+
+    Django's admin templates set style attributes; every page of our own runs without them.
+    """
+
+    def get_policy_parts(
+        self, request: HttpRequest, response: HttpResponseBase, report_only: bool = False
+    ) -> PolicyParts:
+        parts = super().get_policy_parts(request, response, report_only)
+        if request.path.startswith("/admin/"):
+            parts.update = {**(parts.update or {}), "style-src": ["'unsafe-inline'"]}
+        return parts

@@ -7,8 +7,10 @@ understands); setting ``REDIS_URL`` moves the Django-Q2 broker and the cache to 
 A ``.env`` file in the project root is read first, if present.
 """
 
+import contextlib
 import os
 import re
+import secrets
 import sys
 from pathlib import Path
 
@@ -25,19 +27,33 @@ DEBUG = env.bool("DEBUG", default=False)
 # recognised here rather than by an environment variable.
 TESTING = "pytest" in sys.modules
 
+# Where the embedded defaults keep their state (SQLite database, media files, a development key).
+DATA_DIR = Path(env.str("UPSCALER_DATA_DIR", default=str(BASE_DIR / "var")))
+
+
+def _development_secret_key(path: Path) -> str:
+    """A random key made once for this data directory and kept in ``path`` (readable by its owner only):
+    sessions survive restarts, and no two installations share a key."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not (DEBUG or TESTING):
         raise ImproperlyConfigured(
             "SECRET_KEY must be set outside development (or set DEBUG=1 on a developer machine)."
         )
-    SECRET_KEY = "django-insecure-development-only-key"
+    SECRET_KEY = _development_secret_key(DATA_DIR / "secret_key")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
-# Where the embedded defaults keep their state (SQLite database, media files).
-DATA_DIR = Path(env.str("UPSCALER_DATA_DIR", default=str(BASE_DIR / "var")))
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -49,6 +65,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "django_q",
+    "csp",
     "allauth",
     "allauth.account",
     "accounts",
@@ -70,6 +87,7 @@ MIDDLEWARE = [
     "billing.ratelimit.AnonymousRateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "upscaler_site.middleware.ContentSecurityPolicyMiddleware",
     "allauth.account.middleware.AccountMiddleware",
 ]
 
@@ -192,7 +210,10 @@ ACCOUNT_CHANGE_EMAIL = True
 ACCOUNT_EMAIL_NOTIFICATIONS = True
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Upscaler] "
-ACCOUNT_DEFAULT_HTTP_PROTOCOL = env.str("ACCOUNT_DEFAULT_HTTP_PROTOCOL", default="http")
+# Links in mail: https wherever the site is served over TLS.
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = env.str(
+    "ACCOUNT_DEFAULT_HTTP_PROTOCOL", default="https" if env.bool("BEHIND_TLS_PROXY", default=False) else "http"
+)
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "images_web:dashboard"
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
@@ -253,9 +274,14 @@ ALLAUTH_TRUSTED_CLIENT_IP_HEADER = env.str("TRUSTED_CLIENT_IP_HEADER", default=N
 UPSCALE_MAX_UPLOAD_BYTES = env.int("UPSCALE_MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
 # Images in one POST /api/batches.
 BATCH_MAX_IMAGES = env.int("BATCH_MAX_IMAGES", default=20)
-# Anything larger than this is refused before Django reads the body (413). The default
-# admits a full batch of maximum-size uploads; files over 2 MB are spooled to disk.
-MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=BATCH_MAX_IMAGES * UPSCALE_MAX_UPLOAD_BYTES + 2**20)
+# Request bodies larger than these are refused before Django reads them (413): the upload
+# endpoints take their files (a full batch of maximum-size files for POST /api/batches),
+# every other request (forms, JSON, webhooks) a few hundred kilobytes. Files over 2 MB
+# are spooled to disk.
+MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=512 * 1024)
+MAX_UPLOAD_REQUEST_BYTES = env.int(
+    "MAX_UPLOAD_REQUEST_BYTES", default=BATCH_MAX_IMAGES * UPSCALE_MAX_UPLOAD_BYTES + 2**20
+)
 # Output size cap in megapixels; it also bounds what a decoded input may be.
 UPSCALE_MAX_OUTPUT_MEGAPIXELS = env.float("UPSCALE_MAX_OUTPUT_MEGAPIXELS", default=64.0)
 UPSCALE_DEFAULT_MODEL = env.str("UPSCALE_DEFAULT_MODEL", default="standard")
@@ -289,9 +315,35 @@ STORAGES = {
 }
 
 # --- Security for deployments behind TLS ---------------------------------------------
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
-SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
+# BEHIND_TLS_PROXY=1: a reverse proxy terminates TLS and sets X-Forwarded-Proto. Everything
+# then insists on https (manage.py check --deploy is clean with it, SECRET_KEY and ALLOWED_HOSTS).
+BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=BEHIND_TLS_PROXY)
+SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=BEHIND_TLS_PROXY)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env.int("HSTS_SECONDS", default=365 * 24 * 3600 if BEHIND_TLS_PROXY else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("HSTS_INCLUDE_SUBDOMAINS", default=BEHIND_TLS_PROXY)
+SECURE_HSTS_PRELOAD = env.bool("HSTS_PRELOAD", default=BEHIND_TLS_PROXY)
+
+# The pages run only the site's own scripts and styles: no inline script, no style attribute.
+# User files get a stricter policy of their own (images.files); the admin's templates need
+# inline styles (upscaler_site.middleware.ContentSecurityPolicyMiddleware).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        # data: for the favicon placeholder, blob: for the upload page's local previews.
+        "img-src": ["'self'", "data:", "blob:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        # Checkout and the billing portal are reached by a redirect after a POST form.
+        "form-action": ["'self'", "https://checkout.stripe.com", "https://billing.stripe.com"],
+    }
+}
 
 LOGGING = {
     "version": 1,

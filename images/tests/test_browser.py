@@ -127,12 +127,17 @@ def browser(django_db_setup) -> Iterator:
 
 @pytest.fixture
 def context(browser, live_server):
+    """A browser context on the live server; the test fails if any page broke the Content-Security-Policy."""
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900},
                                   accept_downloads=True)  # fmt: skip
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
     context.set_default_timeout(15_000)
+    violations: list[str] = []
+    context.on("console", lambda message: violations.append(f"{message.location}: {message.text}")
+               if "Content Security Policy" in message.text else None)  # fmt: skip
     yield context
     context.close()
+    assert not violations, "\n".join(violations)
 
 
 def new_page(context):

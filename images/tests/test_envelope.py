@@ -93,7 +93,7 @@ def test_405_method_not_allowed(api):
 
 def test_413_body_over_the_request_limit(api, settings):
     settings.MAX_REQUEST_BODY_BYTES = 1000
-    response = api.post("/api/images/upscale", {"image": ("x" * 2000)})
+    response = api.post("/api/user/tokens", {"name": "x" * 2000})
     body = assert_envelope(response, 413, "too large")
     assert "body" in body["errors"]
 

@@ -14,6 +14,9 @@
     const frame = compare.querySelector(".compare-frame");
     const range = compare.querySelector('input[type="range"]');
     const zoom = compare.querySelector("[data-zoom]");
+    // The result's size, for the CSS: from data attributes, as the page's policy allows no style attribute.
+    frame.style.setProperty("--w", frame.dataset.width);
+    frame.style.setProperty("--h", frame.dataset.height);
 
     const show = function () {
       const value = Number(range.value);
