@@ -17,7 +17,7 @@ from upscaler_site.api import ValidationFailed
 #: Multipart names the files may come under: ``images`` repeated, or PHP-style ``images[]``.
 FILE_FIELDS = ("images", "images[]")
 #: Request fields applied to every image of the batch.
-OPTION_FIELDS = ("scale_factor", "target_width", "target_height", "model", "max_quality")
+OPTION_FIELDS = ("scale_factor", "target_width", "target_height", "model", "max_quality", "keep_metadata")
 
 
 @dataclass(frozen=True)

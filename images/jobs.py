@@ -82,6 +82,8 @@ class Submission:
         format: the decoded format, e.g. ``"JPEG"``.
         options: the output size and model the request resolved to
             (:func:`inference.resolve_options`); ``source_size`` is the input's size.
+        keep_metadata: keep all of the input's EXIF in the result (GPS, camera), not
+            only the technical tags.
     """
 
     file: File[Any]
@@ -89,6 +91,7 @@ class Submission:
     size_bytes: int
     format: str
     options: UpscaleOptions
+    keep_metadata: bool = False
 
 
 # --- submit ---------------------------------------------------------------------------------------------
@@ -170,6 +173,7 @@ def _store(workspace: Workspace, user: User | None, submission: Submission, mont
         model_used=options.model_used or "",
         model_reason=options.model_reason,
         max_quality=options.max_quality,
+        keep_metadata=submission.keep_metadata,
         quota_month=month,
         time_limit=time_limit(options),
     )

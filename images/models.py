@@ -119,6 +119,9 @@ class Image(models.Model):
     model_used = models.CharField(max_length=32, help_text="The model that runs: 'auto' resolved.")
     model_reason = models.CharField(max_length=200, blank=True, help_text="Why 'auto' chose model_used.")
     max_quality = models.BooleanField(default=False, help_text="Geometric self-ensemble (precise only).")
+    keep_metadata = models.BooleanField(
+        default=False, help_text="Keep all EXIF (GPS, camera) in the result; else only the technical tags."
+    )
     scale_chain = models.JSONField(default=list, blank=True, help_text="Native network scales, in order.")
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)

@@ -54,6 +54,9 @@ class UpscaleRequestSerializer(serializers.Serializer[Any]):
     target_height = serializers.IntegerField(min_value=1, max_value=MAX_TARGET_SIDE, required=False)
     model = serializers.ChoiceField(choices=MODEL_CHOICES, required=False)
     max_quality = serializers.BooleanField(required=False, default=False)
+    keep_metadata = serializers.BooleanField(
+        required=False, default=False, help_text="Keep all EXIF (GPS, camera) in the result; default: technical only."
+    )
 
     @property
     def limits(self) -> Limits:
@@ -98,6 +101,7 @@ class UpscaleRequestSerializer(serializers.Serializer[Any]):
             size_bytes=upload.size or 0,
             format=probed.header.format,
             options=options,
+            keep_metadata=attrs["keep_metadata"],
         )
         return {"submission": submission}
 
@@ -147,6 +151,7 @@ class ImageSerializer(serializers.ModelSerializer[Image]):
             "model_used",
             "model_reason",
             "max_quality",
+            "keep_metadata",
             "scale_chain",
             "upscaled_path",
             "upscaled_size",

@@ -57,6 +57,7 @@ def upscale_image(image_id: str) -> str:
                 model=image.model_used,
                 max_quality=image.max_quality,
                 progress=jobs.watch(image),
+                keep_metadata=image.keep_metadata,
             )
             buffer.seek(0)
             width, height = result.size

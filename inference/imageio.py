@@ -37,6 +37,10 @@ FORMAT_CONTENT_TYPES = {
 #: The EXIF tag that says how to rotate or flip the stored pixels for display (values 1-8).
 ORIENTATION_TAG = 0x0112
 
+#: The EXIF tags a result keeps unless asked to keep all: how to display it, nothing about who took
+#: it, where, when or with what (GPS, camera and lens serials, owner, dates, maker notes go).
+TECHNICAL_EXIF_TAGS = frozenset({ORIENTATION_TAG, 0x011A, 0x011B, 0x0128})  # + X/YResolution, ResolutionUnit
+
 #: libwebp refuses to encode an image wider or taller than this.
 WEBP_MAX_SIDE = 16383
 
@@ -460,12 +464,32 @@ def output_format(source_format: str, image: Image.Image | np.ndarray) -> str:
     return source_format
 
 
-def encode(image: Image.Image | np.ndarray, source: SourceImage, out: BinaryIO, fmt: str | None = None) -> str:
+def _exif_to_write(exif: bytes | None, keep_metadata: bool) -> bytes | None:
+    """The source's EXIF for the result: all of it, or only :data:`TECHNICAL_EXIF_TAGS`."""
+    if not exif or keep_metadata:
+        return exif
+    source, kept = Image.Exif(), Image.Exif()
+    source.load(exif)
+    for tag in TECHNICAL_EXIF_TAGS & set(source):
+        kept[tag] = source[tag]
+    return kept.tobytes() if len(kept) else None
+
+
+def encode(
+    image: Image.Image | np.ndarray,
+    source: SourceImage,
+    out: BinaryIO,
+    fmt: str | None = None,
+    *,
+    keep_metadata: bool = False,
+) -> str:
     """Write the upscaled image in the input's format (or ``fmt``); return the format written.
 
     JPEG and WebP are written at quality 95 (JPEG with 4:4:4 chroma), GIF with an
-    adaptive palette. The ICC profile and EXIF (with the
-    orientation already applied) are kept where the format can carry them.
+    adaptive palette. The ICC profile is kept where the format can carry it; of the EXIF
+    (its orientation already applied to the pixels), only the technical tags
+    (:data:`TECHNICAL_EXIF_TAGS`) unless ``keep_metadata``: a photo's GPS position and
+    camera serials do not travel on by default.
     """
     fmt = output_format(fmt or source.format, image)
     if isinstance(image, np.ndarray):
@@ -473,8 +497,9 @@ def encode(image: Image.Image | np.ndarray, source: SourceImage, out: BinaryIO, 
     params: dict[str, Any] = {}
     if source.icc_profile and image.mode not in ("L", "LA", "I;16") and fmt != "GIF":
         params["icc_profile"] = source.icc_profile
-    if source.exif and fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
-        params["exif"] = source.exif
+    exif = _exif_to_write(source.exif, keep_metadata)
+    if exif and fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
+        params["exif"] = exif
     if fmt == "JPEG":
         params.update(quality=95, subsampling=0, optimize=True)
     elif fmt == "WEBP":

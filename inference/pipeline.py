@@ -196,12 +196,14 @@ def upscale_source(
     device: torch.device | None = None,
     tile: int | None = None,
     fmt: str | None = None,
+    keep_metadata: bool = False,
 ) -> tuple[UpscaleResult, str]:
     """Upscale a decoded file to ``size`` = (width, height) and write the result to ``out``: the worker's job
     and the ``upscale`` command's.
 
-    The result keeps the source's format (or ``fmt``), 16 bits, ICC profile and EXIF
-    (:func:`inference.imageio.encode`). The arguments are :func:`upscale_image`'s.
+    The result keeps the source's format (or ``fmt``), 16 bits, ICC profile, and its
+    technical EXIF or, with ``keep_metadata``, all of it (:func:`inference.imageio.encode`).
+    The other arguments are :func:`upscale_image`'s.
 
     Returns:
         (the result, the format written, e.g. ``"PNG"``).
@@ -212,4 +214,4 @@ def upscale_source(
     result = upscale_image(
         source.pixels, size, model=model, device=device, tile=tile, max_quality=max_quality, progress=progress
     )
-    return result, encode(result.image, source, out, fmt)
+    return result, encode(result.image, source, out, fmt, keep_metadata=keep_metadata)

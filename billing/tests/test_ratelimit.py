@@ -112,3 +112,17 @@ def test_two_web_processes_share_one_workspace_limit(media_root, tmp_path):
         with ThreadPoolExecutor(max_workers=4) as pool:
             codes = list(pool.map(call, range(3 * limit)))
     assert sorted(codes) == [200] * limit + [429] * (2 * limit)
+
+
+def test_a_session_with_a_foreign_authorization_header_counts_against_its_workspace():
+    """Issue #11 item 10: a signed-in dashboard whose browser adds 'Authorization: Basic …' (a proxy's
+    login, say) is not an anonymous client; it gets its plan's limit, not the IP's 10."""
+    from django.test import Client
+
+    person = make_user("basic@example.com")
+    Plan.objects.filter(slug="free").update(requests_per_hour=15)
+    browser = Client(HTTP_AUTHORIZATION="Basic dXNlcjpwYXNz")
+    browser.force_login(person)
+    codes = [browser.get("/api/images").status_code for _ in range(16)]
+    assert codes == [200] * 15 + [429]
+    assert "your plan's limit is 15 per hour" in browser.get("/api/images").json()["message"]

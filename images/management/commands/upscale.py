@@ -37,6 +37,8 @@ class Command(BaseCommand):
         parser.add_argument("--height", type=int, help="target height in pixels")
         parser.add_argument("--model", default=settings.UPSCALE_DEFAULT_MODEL, choices=MODEL_CHOICES)
         parser.add_argument("--max-quality", action="store_true", help="self-ensemble (x8 slower; precise model only)")
+        parser.add_argument("--keep-metadata", action="store_true",
+                            help="keep all EXIF (GPS, camera); default: only the technical tags")  # fmt: skip
         parser.add_argument("--tile", type=int, help="tile size in input pixels")
         parser.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA if available)")
 
@@ -78,6 +80,7 @@ class Command(BaseCommand):
                 device=torch.device(opts["device"]) if opts["device"] else None,
                 tile=opts["tile"],
                 fmt=fmt if fmt in ALLOWED_FORMATS else None,
+                keep_metadata=opts["keep_metadata"],
             )
         width, height = result.size
         chain = " -> ".join(f"x{s}" for s in result.scale_chain)
