@@ -10,6 +10,7 @@ turn the upscaled planes back into a file in the input's format.
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,6 +44,17 @@ TECHNICAL_EXIF_TAGS = frozenset({ORIENTATION_TAG, 0x011A, 0x011B, 0x0128})  # + 
 
 #: libwebp refuses to encode an image wider or taller than this.
 WEBP_MAX_SIDE = 16383
+
+
+#: What Pillow's format parsers and decoders raise on damaged or hostile input, besides their own errors.
+_PARSER_ERRORS: tuple[type[Exception], ...] = (
+    OSError, ValueError, SyntaxError, EOFError, IndexError, KeyError, TypeError, ZeroDivisionError, struct.error,
+    MemoryError,
+)  # fmt: skip
+_OPEN_ERRORS: tuple[type[Exception], ...] = (UnidentifiedImageError, *_PARSER_ERRORS)
+_DECODE_ERRORS: tuple[type[Exception], ...] = (
+    Image.DecompressionBombError, Image.DecompressionBombWarning, *_PARSER_ERRORS
+)  # fmt: skip
 
 
 class InvalidImage(ValueError):
@@ -112,11 +124,11 @@ def _open_checked(fp: str | BinaryIO, max_pixels: int) -> tuple[Image.Image, str
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             img = Image.open(fp)
-        except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            if isinstance(exc, UnidentifiedImageError):
-                raise InvalidImage("The file is not a valid image.") from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise InvalidImage("The image has too many pixels.") from None
-        except OSError:
+        except _OPEN_ERRORS:
+            # A hostile header makes Pillow's parsers raise whatever their arithmetic hits
+            # (a text or ICC chunk that inflates past its limit raises ValueError).
             raise InvalidImage("The file is not a valid image.") from None
 
     # Pillow reads a JPEG with extra pictures (phone photos: depth or HDR gain maps) as
@@ -134,8 +146,13 @@ def _open_checked(fp: str | BinaryIO, max_pixels: int) -> tuple[Image.Image, str
             f"The image is {width}x{height} ({width * height / 1e6:.1f} MP); "
             f"at most {max_pixels / 1e6:.1f} MP can be upscaled."
         )
-    if img.format != "MPO" and getattr(img, "n_frames", 1) > 1:
-        raise InvalidImage("Animated images are not supported; upload a single frame.")
+    try:
+        frames = getattr(img, "n_frames", 1) if img.format != "MPO" else 1
+    except _PARSER_ERRORS:
+        raise InvalidImage("The image file is truncated or corrupt.") from None
+    if frames > 1:
+        what = "Multi-page TIFF files" if fmt == "TIFF" else "Animated images"
+        raise InvalidImage(f"{what} are not supported; upload a single {'page' if fmt == 'TIFF' else 'frame'}.")
     return img, fmt
 
 
@@ -239,7 +256,7 @@ def open_image(fp: str | BinaryIO, *, max_pixels: int) -> SourceImage:
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             img.load()
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        except _DECODE_ERRORS:
             raise InvalidImage("The image file is truncated or corrupt.") from None
 
     pixels16 = _read_rgb16(fp, img)
@@ -425,7 +442,6 @@ def resize_samples16(samples: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def _png_with_icc(png: bytes, icc: bytes) -> bytes:
     """Insert an iCCP chunk right after IHDR (PNG spec 11.3.3.3); the 16-bit encoder writes none."""
-    import struct
     import zlib
 
     body = b"ICC profile\x00\x00" + zlib.compress(icc)
