@@ -38,6 +38,21 @@ def clear_cache(request):
 
 
 @pytest.fixture
+def no_decoding(monkeypatch) -> list[str]:
+    """Make any pixel decoding in this process fail loudly, and record it (headers may be read)."""
+    from PIL import ImageFile
+
+    calls: list[str] = []
+
+    def load(self):
+        calls.append(self.format)
+        raise AssertionError("the pixels were decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+    return calls
+
+
+@pytest.fixture
 def user(db):
     """A verified user, Ada, whose personal workspace is on Enterprise (16x, 1,000 images a month),
     so that tests of other features do not run into Free's limits. Billing tests use Free users."""

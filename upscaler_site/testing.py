@@ -6,11 +6,13 @@ import contextlib
 import io
 import os
 import socket
+import struct
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,6 +69,25 @@ def encode(img: PILImage.Image, fmt: str = "PNG", name: str | None = None, **par
     buf.seek(0)
     buf.name = name or "photo." + {"JPEG": "jpg"}.get(fmt, fmt.lower())
     return buf
+
+
+def png_chunk(tag: bytes, data: bytes) -> bytes:
+    """One PNG chunk: length, type, data, CRC (PNG spec 5.3)."""
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+
+def bilevel_png(width: int, height: int) -> bytes:
+    """A valid 1-bit grayscale PNG of ``width`` x ``height`` black pixels, built without Pillow.
+
+    The pixel data compresses ~1000:1, so a 20000x20000 image (400 MP) is a file of ~50 kB:
+    megapixels of image in kilobytes of file.
+    """
+    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte + packed bits
+    compressor = zlib.compressobj(9)
+    idat = b"".join(compressor.compress(row * 500) for _ in range(height // 500))
+    idat += compressor.compress(row * (height % 500)) + compressor.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b"")
 
 
 def stop_process(process, timeout: float = 30) -> None:

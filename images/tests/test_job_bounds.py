@@ -4,21 +4,19 @@ headers only (security, issue #11 items 3 and 4)."""
 from __future__ import annotations
 
 import io
-import zlib
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 from django_q.exceptions import TimeoutException
 from PIL import Image as PILImage
-from PIL import ImageFile
 
 from billing.models import Plan, Subscription
 from billing.quota import used_images
 from images import jobs, tasks
 from images.models import Image
 from images.tests.factories import make_image
-from upscaler_site.testing import client_for, encode, make_user, photo
+from upscaler_site.testing import bilevel_png, client_for, encode, make_user, photo
 
 pytestmark = pytest.mark.django_db
 
@@ -26,18 +24,8 @@ URL = "/api/images/upscale"
 
 
 def flat_png(width: int, height: int) -> io.BytesIO:
-    """A valid 1-bit PNG of ``width`` x ``height`` black pixels: megapixels of image in kilobytes of file."""
-    import struct
-
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
-
-    row = b"\x00" * (1 + (width + 7) // 8)
-    compressor = zlib.compressobj(9)
-    body = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
-    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
-    buffer = io.BytesIO(data)
+    """A flat 1-bit PNG upload: megapixels of image in kilobytes of file."""
+    buffer = io.BytesIO(bilevel_png(width, height))
     buffer.name = "flat.png"
     return buffer
 
@@ -47,19 +35,6 @@ def on_plan(slug: str, email: str):
     if slug != "free":
         Subscription.objects.create(workspace=person.personal_workspace, plan=Plan.objects.get(slug=slug))
     return person, client_for(person)
-
-
-@pytest.fixture
-def no_decoding(monkeypatch) -> list[str]:
-    """Fail loudly if anything decodes pixels in this (the web) process."""
-    decoded: list[str] = []
-
-    def load(self):
-        decoded.append(self.format)
-        raise AssertionError("the web tier decoded pixels")
-
-    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
-    return decoded
 
 
 def test_the_issues_7999_square_flat_png_is_refused_by_its_header(no_decoding):

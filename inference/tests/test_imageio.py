@@ -7,12 +7,10 @@ No database and no model: every image is built in memory from a real photo
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 
 import numpy as np
 import pytest
-from PIL import Image, ImageCms, ImageFile, JpegImagePlugin
+from PIL import Image, ImageCms, JpegImagePlugin
 
 from inference.imageio import (
     ALLOWED_FORMATS,
@@ -32,8 +30,8 @@ from inference.imageio import (
     split_planes,
     to_uint,
 )
+from upscaler_site.testing import bilevel_png, photo
 from upscaler_site.testing import encode as encode_file
-from upscaler_site.testing import photo
 
 LIMIT = 10_000_000
 ORIENTATION = 0x0112
@@ -47,36 +45,6 @@ def cat() -> Image.Image:
 
 def _frames(cat: Image.Image) -> list[Image.Image]:
     return [cat, cat.transpose(Image.Transpose.FLIP_LEFT_RIGHT), cat.transpose(Image.Transpose.FLIP_TOP_BOTTOM)]
-
-
-def _png_chunk(tag: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
-
-
-def _bilevel_png(width: int, height: int) -> bytes:
-    """A valid 1-bit grayscale PNG of ``width`` x ``height`` black pixels, built without Pillow.
-
-    The pixel data compresses ~1000:1, so a 20000x20000 image (400 MP) is a file of ~50 kB.
-    """
-    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte + packed bits
-    compressor = zlib.compressobj(9)
-    idat = b"".join(compressor.compress(row * 500) for _ in range(height // 500))
-    idat += compressor.compress(row * (height % 500)) + compressor.flush()
-    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
-
-
-@pytest.fixture
-def no_decoding(monkeypatch) -> list[str]:
-    """Make any pixel decoding fail loudly, and record it."""
-    calls: list[str] = []
-
-    def load(self):
-        calls.append(self.format)
-        raise AssertionError("the pixels were decoded")
-
-    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
-    return calls
 
 
 # --- open_image: what is accepted -------------------------------------------------------------------------
@@ -188,7 +156,7 @@ def test_max_pixels_refused_before_decoding(cat, no_decoding):
 
 def test_decompression_bomb_refused_without_decoding(no_decoding):
     """A 20000x20000 1-bit PNG: 400 MP of pixels in a ~50 kB file; refused from its header alone."""
-    bomb = _bilevel_png(20000, 20000)
+    bomb = bilevel_png(20000, 20000)
     assert len(bomb) < 200_000
 
     # Even when our own limit would allow it, Pillow's bomb check refuses it.
@@ -201,7 +169,7 @@ def test_decompression_bomb_refused_without_decoding(no_decoding):
 def test_pillow_bomb_warning_is_a_refusal(no_decoding):
     """Between Pillow's MAX_IMAGE_PIXELS and twice that Pillow only warns; we refuse."""
     side = int((Image.MAX_IMAGE_PIXELS * 1.2) ** 0.5)
-    data = _bilevel_png(side, side)
+    data = bilevel_png(side, side)
 
     with pytest.raises(InvalidImage, match="too many pixels"):
         open_image(io.BytesIO(data), max_pixels=10**12)
@@ -217,7 +185,7 @@ def test_no_decoding_spy_sees_decoding(cat, no_decoding):
 
 def test_small_bilevel_png_is_accepted():
     """The hand-built PNG is valid: the refusals above are about its size, not its bytes."""
-    source = open_image(io.BytesIO(_bilevel_png(40, 30)), max_pixels=LIMIT)
+    source = open_image(io.BytesIO(bilevel_png(40, 30)), max_pixels=LIMIT)
     assert source.image.mode == "1"
     assert source.size == (40, 30)
 
@@ -261,7 +229,7 @@ def test_probe_refuses_what_open_refuses_before_decoding(cat, no_decoding):
     with pytest.raises(InvalidImage, match="at most"):
         probe_image(encode_file(cat), max_pixels=100)
     with pytest.raises(InvalidImage, match="too many pixels"):
-        probe_image(io.BytesIO(_bilevel_png(20000, 20000)), max_pixels=10**12)
+        probe_image(io.BytesIO(bilevel_png(20000, 20000)), max_pixels=10**12)
     assert no_decoding == []
 
 

@@ -25,17 +25,13 @@ from skimage import data
 
 from images import tasks
 from images.models import Image
-from upscaler_site.testing import client_for
+from upscaler_site.testing import client_for, png_chunk
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/images/upscale"
 #: What the web process may grow by beyond the file itself (Python's and the allocator's own churn).
 MEMORY_SLACK = 24 * 2**20
-
-
-def chunk(tag: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
 
 
 def saved(img: PILImage.Image, fmt: str, **params) -> bytes:
@@ -66,9 +62,9 @@ def huge_header() -> bytes:
     header = struct.pack(">IIBBBBB", 30000, 30000, 8, 2, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
-        + chunk(b"IEND", b"")
+        + png_chunk(b"IHDR", header)
+        + png_chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + png_chunk(b"IEND", b"")
     )
 
 
@@ -127,7 +123,7 @@ def webp_alpha() -> bytes:
 
 def polyglot_text() -> bytes:
     """A valid PNG whose text chunk is an HTML page."""
-    return png_with(chunk(b"tEXt", b"Comment\x00<html><script>alert(document.cookie)</script></html>"))
+    return png_with(png_chunk(b"tEXt", b"Comment\x00<html><script>alert(document.cookie)</script></html>"))
 
 
 def polyglot_trailer() -> bytes:
@@ -150,10 +146,10 @@ CASES: dict[str, Case] = {
     "1x1": Case(lambda: saved(PILImage.new("RGB", (1, 1), "red"), "PNG")),
     "30000x30000 header": Case(huge_header, expect="too many pixels"),
     "huge zTXt chunk": Case(
-        lambda: png_with(chunk(b"zTXt", b"Comment\x00\x00" + inflating(64 * 2**20))), expect="not a valid image"
+        lambda: png_with(png_chunk(b"zTXt", b"Comment\x00\x00" + inflating(64 * 2**20))), expect="not a valid image"
     ),
     "huge iCCP chunk": Case(
-        lambda: png_with(chunk(b"iCCP", b"icc\x00\x00" + inflating(64 * 2**20))), expect="not a valid image"
+        lambda: png_with(png_chunk(b"iCCP", b"icc\x00\x00" + inflating(64 * 2**20))), expect="not a valid image"
     ),
     "SVG renamed .png": Case(
         lambda: b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', expect="not a valid image"
