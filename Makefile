@@ -9,7 +9,8 @@ PORT ?= 8000
 
 .PHONY: run test install browser
 
-install: $(VENV)/.installed browser
+# What running the service needs; the tests also need a browser (make test installs it).
+install: $(VENV)/.installed
 
 # Debian's chromium for the dashboard's browser tests; warns (and they skip) where apt is unavailable.
 browser:
@@ -25,7 +26,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-nodeps.tx
 run: install
 	HOST=$(HOST) PORT=$(PORT) PY=$(PY) bin/serve
 
-test: install
+test: install browser
 	$(PY) -m ruff check .
 	DEBUG=1 $(PY) -m mypy
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -31,10 +31,10 @@ from accounts.serializers import (
 )
 from upscaler_site.api import TooManyRequests, ok
 
-#: Keys that apps above accounts add to the profile (``GET /api/user``, register, login): each
-#: function gets the token's workspace and returns JSON data. billing adds ``plan`` in its
+#: What apps above accounts add to the profile (``GET /api/user``, register, login): each function
+#: gets the token's workspace and returns keys to add. billing adds ``pricing_plan`` in its
 #: ``AppConfig.ready``, so accounts imports nothing of the apps that build on it.
-PROFILE_SECTIONS: dict[str, Callable[[Workspace], Any]] = {}
+PROFILE_SECTIONS: list[Callable[[Workspace], dict[str, Any]]] = []
 
 
 def user_payload(user: User, token: ApiToken) -> dict[str, Any]:
@@ -45,8 +45,8 @@ def user_payload(user: User, token: ApiToken) -> dict[str, Any]:
     data["workspace"] = WorkspaceSerializer(token.workspace, context=context).data
     data["workspaces"] = WorkspaceSerializer(user.workspaces.order_by("-personal", "name"), many=True,
                                              context=context).data  # fmt: skip
-    for key, section in PROFILE_SECTIONS.items():
-        data[key] = section(token.workspace)
+    for section in PROFILE_SECTIONS:
+        data.update(section(token.workspace))
     return data
 
 
@@ -83,7 +83,7 @@ class RegisterView(PublicView):
         send_verification_email_to_address(request._request, address, signup=True)
         return ok(
             {"user": user_payload(user, token), "token": key, "token_type": "Bearer"},
-            "Account created. Follow the link we emailed you to verify your address.",
+            "Registration successful. Please verify your email to access all features.",
             status.HTTP_201_CREATED,
         )
 
@@ -108,7 +108,7 @@ class LoginView(PublicView):
         if workspace is None:
             raise PermissionDenied("You are not a member of that workspace.")
         token, key = ApiToken.issue(user, workspace, data.get("device_name") or "API")
-        return ok({"user": user_payload(user, token), "token": key, "token_type": "Bearer"}, "Logged in.")
+        return ok({"user": user_payload(user, token), "token": key, "token_type": "Bearer"}, "Login successful")
 
 
 class LogoutView(APIView):
@@ -118,7 +118,7 @@ class LogoutView(APIView):
 
     def post(self, request: TokenRequest) -> Response:
         request.auth.revoke()
-        return ok(None, "Logged out; the token is revoked.")
+        return ok(None, "Logout successful")
 
 
 class RevokeAllView(APIView):
@@ -129,7 +129,7 @@ class RevokeAllView(APIView):
 
     def post(self, request: TokenRequest) -> Response:
         count = request.user.api_tokens.revoke()
-        return ok({"revoked": count}, f"Revoked {count} token(s).")
+        return ok({"revoked": count}, "All tokens revoked successfully")
 
 
 class UserView(APIView):
@@ -139,7 +139,7 @@ class UserView(APIView):
     required_abilities = {"GET": Ability.USER_READ}
 
     def get(self, request: TokenRequest) -> Response:
-        return ok(user_payload(request.user, request.auth))
+        return ok(user_payload(request.user, request.auth), "User retrieved successfully")
 
 
 class TokenListView(APIView):
@@ -150,7 +150,7 @@ class TokenListView(APIView):
     def get(self, request: TokenRequest) -> Response:
         tokens = request.user.api_tokens.active().select_related("workspace")
         data = TokenSerializer(tokens, many=True).data
-        return ok({"tokens": data, "count": len(data)})
+        return ok({"tokens": data, "count": len(data)}, "API tokens retrieved successfully")
 
     def post(self, request: TokenRequest) -> Response:
         serializer = TokenCreateSerializer(data=request.data, context={"token": request.auth})
@@ -164,7 +164,7 @@ class TokenListView(APIView):
             expires_at=data.get("expires_at"),
         )
         payload = {**TokenSerializer(token).data, "token": key}
-        return ok(payload, "Token created. Copy it now: it is not shown again.", status.HTTP_201_CREATED)
+        return ok(payload, "Token created successfully. Copy it now: it is not shown again.", status.HTTP_201_CREATED)
 
 
 class TokenDetailView(APIView):
@@ -175,4 +175,4 @@ class TokenDetailView(APIView):
     def delete(self, request: TokenRequest, pk: int) -> Response:
         token = get_object_or_404(request.user.api_tokens.active(), pk=pk)
         token.revoke()
-        return ok(None, "Token revoked.")
+        return ok(None, "Token revoked successfully")

@@ -11,6 +11,7 @@ from typing import ClassVar
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.http import urlencode
 
 
 class UserManager(BaseUserManager["User"]):
@@ -43,7 +44,11 @@ class User(AbstractUser):
     first_name = None  # type: ignore[assignment]
     last_name = None  # type: ignore[assignment]
     email = models.EmailField("email address", unique=True)
-    name = models.CharField(max_length=150, blank=True)
+    name = models.CharField(max_length=255, blank=True)
+    email_verified_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the current address was verified (accounts.signals)."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []
@@ -68,6 +73,13 @@ class User(AbstractUser):
         from allauth.account.models import EmailAddress
 
         return EmailAddress.objects.filter(user=self, email__iexact=self.email, verified=True).exists()
+
+    @property
+    def profile_photo_url(self) -> str:
+        """An avatar with the user's initials (ui-avatars.com, as Laravel Jetstream draws them)."""
+        return "https://ui-avatars.com/api/?" + urlencode(
+            {"name": self.name or self.email.split("@")[0], "color": "7F9CF5", "background": "EBF4FF"}
+        )
 
     @property
     def personal_workspace(self) -> Workspace:

@@ -13,7 +13,7 @@ from accounts.models import ALL_ABILITIES, ApiToken, User, Workspace
 
 
 class RegisterSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=150)
+    name = serializers.CharField(max_length=255)
     email = serializers.EmailField()
     password = serializers.CharField(write_only=True, trim_whitespace=False)
     password_confirmation = serializers.CharField(write_only=True, trim_whitespace=False)
@@ -59,13 +59,17 @@ class WorkspaceSerializer(serializers.ModelSerializer):
         return user.role_in(workspace) if user else None
 
 
-class UserSerializer(serializers.ModelSerializer):
+class UserSerializer(serializers.ModelSerializer[User]):
+    """A user as the documented API shows one, plus ``email_verified`` (a boolean, ours)."""
+
     email_verified = serializers.BooleanField(read_only=True)
+    profile_photo_url = serializers.CharField(read_only=True)
     created_at = serializers.DateTimeField(source="date_joined", read_only=True)
 
     class Meta:
         model = User
-        fields = ["id", "name", "email", "email_verified", "created_at"]
+        fields = ["id", "name", "email", "email_verified_at", "profile_photo_url", "created_at", "updated_at",
+                  "email_verified"]  # fmt: skip
 
 
 class TokenSerializer(serializers.ModelSerializer):

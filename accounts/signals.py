@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.db.models.signals import post_save, pre_delete
 from django.dispatch import receiver
 from django.http import HttpRequest
+from django.utils import timezone
 
 from accounts.models import User, Workspace, personal_workspace_name
 
@@ -22,6 +23,20 @@ def create_personal_workspace(sender: type[User], instance: User, created: bool,
                               **kwargs: Any) -> None:  # fmt: skip
     if created and not raw:
         Workspace.create_for(instance, personal_workspace_name(instance), personal=True)
+
+
+@receiver(post_save, sender=EmailAddress, dispatch_uid="accounts.email_verified_at")
+def record_when_the_address_was_verified(sender: type[EmailAddress], instance: EmailAddress, **kwargs: Any) -> None:
+    """``User.email_verified_at``: set when the account's own address becomes verified (by its link, or
+    by staff), cleared when the account's address is not a verified one any more."""
+    if not instance.primary:
+        return
+    user = instance.user
+    verified = instance.verified and instance.email.lower() == user.email.lower()
+    if verified and user.email_verified_at is None:
+        User.objects.filter(pk=user.pk).update(email_verified_at=timezone.now())
+    elif not verified and user.email_verified_at is not None:
+        User.objects.filter(pk=user.pk).update(email_verified_at=None)
 
 
 @receiver(pre_delete, sender=User, dispatch_uid="accounts.delete_owned_workspaces")

@@ -44,7 +44,8 @@ class BatchListView(QuotaHeadersMixin, APIView):
     required_abilities = {"GET": Ability.IMAGES_READ, "POST": Ability.IMAGES_WRITE}
 
     def get(self, request: ApiRequest) -> Response:
-        return paginated_by_status(request, self, workspace_batches(request), BatchSerializer, Batch.Status.values)
+        return paginated_by_status(request, self, workspace_batches(request), BatchSerializer, Batch.Status.values,
+                                   "Batches retrieved successfully")  # fmt: skip
 
     def post(self, request: ApiRequest) -> Response:
         workspace = request_workspace(request)
@@ -54,7 +55,7 @@ class BatchListView(QuotaHeadersMixin, APIView):
                             target_width=valid.target_width, target_height=valid.target_height)  # fmt: skip
         batch = workspace_batches(request).get(pk=batch.pk)
         data = BatchSerializer(batch, context={"request": request}).data
-        return ok(data, f"Batch of {batch.total_images} images accepted for upscaling.", status.HTTP_202_ACCEPTED)
+        return ok(data, "Batch created and images queued for processing", status.HTTP_202_ACCEPTED)
 
 
 class BatchDetailView(QuotaHeadersMixin, APIView):
@@ -64,7 +65,7 @@ class BatchDetailView(QuotaHeadersMixin, APIView):
 
     def get(self, request: ApiRequest, pk: str) -> Response:
         batch = get_object_or_404(workspace_batches(request), pk=pk)
-        return ok(BatchSerializer(batch, context={"request": request}).data)
+        return ok(BatchSerializer(batch, context={"request": request}).data, "Batch retrieved successfully")
 
     def delete(self, request: ApiRequest, pk: str) -> Response:
         batch = get_object_or_404(workspace_batches(request), pk=pk)
@@ -73,10 +74,10 @@ class BatchDetailView(QuotaHeadersMixin, APIView):
             if cancelled or batch.status == Batch.Status.CANCELLED:
                 batch = workspace_batches(request).get(pk=pk)
                 data = BatchSerializer(batch, context={"request": request}).data
-                return ok(data, f"Batch cancelled; {cancelled} unfinished image(s) will not be processed.")
+                return ok(data, "Batch cancelled successfully")
             batch.refresh_from_db()  # it finished meanwhile: delete it below
         batch.delete()  # its images go with it, and their files after the commit (images.jobs.forget)
-        return ok(None, "Batch deleted with all its images.")
+        return ok(None, "Batch deleted successfully")
 
 
 def _archive_names(images: list[Image]) -> Iterator[tuple[Image, str]]:

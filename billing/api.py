@@ -25,9 +25,11 @@ logger = logging.getLogger(__name__)
 
 
 def plan_summary(workspace: Workspace) -> dict[str, Any]:
-    """The plan ``workspace`` is on, as the profile shows it (``plan`` in ``GET /api/user``)."""
+    """The plan ``workspace`` is on, as the profile shows it: ``pricing_plan`` (the documented name) and
+    ``plan`` (ours, kept for clients written against it)."""
     plan = limits_for(workspace).plan
-    return {"id": plan.pk, "name": plan.name, "slug": plan.slug}
+    summary = {"id": plan.pk, "name": plan.name, "slug": plan.slug}
+    return {"pricing_plan": summary, "plan": summary}
 
 
 def plan_payload(plan: Plan, limits: Limits | None = None) -> dict[str, Any]:

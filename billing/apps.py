@@ -20,5 +20,5 @@ class BillingConfig(AppConfig):
         from billing import signals  # noqa: F401  (cancels a deleted workspace's Stripe subscription)
         from billing.api import plan_summary
 
-        PROFILE_SECTIONS["plan"] = plan_summary
+        PROFILE_SECTIONS.append(plan_summary)
         post_migrate.connect(create_cache_table, sender=self, dispatch_uid="billing.create_cache_table")

@@ -33,7 +33,7 @@ class UpscaleView(QuotaHeadersMixin, APIView):
         [image] = jobs.submit(workspace, request.user, [serializer.submission], limits=limits)
         image.refresh_from_db()  # the task was queued on commit, or failed with the broker
         data = ImageSerializer(image, context={"request": request}).data
-        return ok(data, "Image accepted for upscaling.", status.HTTP_202_ACCEPTED)
+        return ok(data, "Image uploaded and queued for processing", status.HTTP_202_ACCEPTED)
 
 
 class ImageListView(QuotaHeadersMixin, APIView):
@@ -43,7 +43,8 @@ class ImageListView(QuotaHeadersMixin, APIView):
 
     def get(self, request: ApiRequest) -> Response:
         images = Image.objects.in_workspace(request_workspace(request))
-        return paginated_by_status(request, self, images, ImageSerializer, Image.Status.values)
+        return paginated_by_status(request, self, images, ImageSerializer, Image.Status.values,
+                                   "Images retrieved successfully")  # fmt: skip
 
 
 class ImageDetailView(QuotaHeadersMixin, APIView):
@@ -53,12 +54,12 @@ class ImageDetailView(QuotaHeadersMixin, APIView):
 
     def get(self, request: ApiRequest, pk: str) -> Response:
         image = get_object_or_404(Image.objects.in_workspace(request_workspace(request)), pk=pk)
-        return ok(ImageSerializer(image, context={"request": request}).data)
+        return ok(ImageSerializer(image, context={"request": request}).data, "Image retrieved successfully")
 
     def delete(self, request: ApiRequest, pk: str) -> Response:
         image = get_object_or_404(Image.objects.in_workspace(request_workspace(request)), pk=pk)
         image.delete()  # the files follow once the row is gone: images.jobs.forget
-        return ok(None, "Image deleted.")
+        return ok(None, "Image deleted successfully")
 
 
 class ImageDownloadView(QuotaHeadersMixin, APIView):
@@ -75,7 +76,8 @@ class ImageDownloadView(QuotaHeadersMixin, APIView):
             if detail:
                 message += f" It failed: {detail}"
             raise ParseError(message)
-        return ok({"download_url": request.build_absolute_uri(path), "filename": image.download_filename})
+        return ok({"download_url": request.build_absolute_uri(path), "filename": image.download_filename},
+                  "Download URL generated successfully")  # fmt: skip
 
 
 def download_file(request: HttpRequest, token: str) -> FileResponse:

@@ -130,7 +130,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
     page_size_query_param = "per_page"
     max_page_size = 100
 
-    def get_paginated_response(self, data: list[Any]) -> Response:
+    def get_paginated_response(self, data: list[Any], message: str = "OK") -> Response:
         page, request = self.page, self.request
         assert page is not None and request is not None, "paginate_queryset() first"
         paginator = page.paginator
@@ -146,7 +146,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
         last = max(paginator.num_pages, 1)
         return ok(
             data,
-            message="OK",
+            message=message,
             meta={
                 "current_page": page.number,
                 "last_page": last,
@@ -192,7 +192,9 @@ def json_error_view(status_code: int, message: str | None = None):
     return view
 
 
-def paginated_by_status(request, view, queryset, serializer_class, statuses: list[str]) -> Response:
+def paginated_by_status(
+    request, view, queryset, serializer_class, statuses: list[str], message: str = "OK"
+) -> Response:
     """One page of ``queryset``, narrowed to ``?status=`` when given, serialized with ``serializer_class``.
 
     Raises:
@@ -205,4 +207,6 @@ def paginated_by_status(request, view, queryset, serializer_class, statuses: lis
         queryset = queryset.filter(status=wanted)
     paginator = PageNumberPagination()
     page = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(serializer_class(page, many=True, context={"request": request}).data)
+    return paginator.get_paginated_response(
+        serializer_class(page, many=True, context={"request": request}).data, message
+    )

@@ -44,12 +44,17 @@ def _development_secret_key(path: Path) -> str:
 
 
 SECRET_KEY = env.str("SECRET_KEY", default="")
+# `manage.py upscale` works on a local file: no sessions, no signed tasks, so no secret needed.
+LOCAL_COMMAND = sys.argv[1:2] == ["upscale"]
 if not SECRET_KEY:
-    if not (DEBUG or TESTING):
+    if LOCAL_COMMAND:
+        SECRET_KEY = secrets.token_urlsafe(50)  # never used; Django only wants one set
+    elif DEBUG or TESTING:
+        SECRET_KEY = _development_secret_key(DATA_DIR / "secret_key")
+    else:
         raise ImproperlyConfigured(
             "SECRET_KEY must be set outside development (or set DEBUG=1 on a developer machine)."
         )
-    SECRET_KEY = _development_secret_key(DATA_DIR / "secret_key")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

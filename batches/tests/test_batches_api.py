@@ -35,7 +35,7 @@ def test_a_batch_is_accepted_with_all_its_images(api, workspace):
     response = upload(api, photos(3), scale_factor=2, model="anime-fast", name="Holiday")
     assert response.status_code == 202, response.json()
     body = response.json()
-    assert body["success"] and body["message"] == "Batch of 3 images accepted for upscaling."
+    assert body["success"] and body["message"] == "Batch created and images queued for processing"
     data = body["data"]
     assert {"id", "name", "status", "total_images", "completed_images", "failed_images", "scale_factor", "progress",
             "images", "created_at", "updated_at", "completed_at"} <= set(data)  # fmt: skip
@@ -217,7 +217,7 @@ def test_deleting_an_unfinished_batch_cancels_it_and_refunds_the_quota(api, work
     response = api.delete(f"/api/batches/{data['id']}")
     assert response.status_code == 200
     body = response.json()
-    assert body["message"] == "Batch cancelled; 2 unfinished image(s) will not be processed."
+    assert body["message"] == "Batch cancelled successfully"
     shown = body["data"]
     assert (shown["status"], shown["completed_images"], shown["failed_images"], shown["progress"]) == (
         "cancelled",
@@ -245,7 +245,7 @@ def test_deleting_a_finished_batch_removes_its_images_and_files(api):
     for image in images:
         complete(image)
     response = api.delete(f"/api/batches/{data['id']}")
-    assert response.status_code == 200 and response.json()["message"] == "Batch deleted with all its images."
+    assert response.status_code == 200 and response.json()["message"] == "Batch deleted successfully"
     assert not Batch.objects.filter(pk=data["id"]).exists() and not Image.objects.filter(batch_id=data["id"]).exists()
 
 

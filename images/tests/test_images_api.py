@@ -128,7 +128,7 @@ def test_delete_removes_the_record_and_both_files(api, user, django_capture_on_c
         response = api.delete(f"/api/images/{image.pk}")
 
     assert response.status_code == 200
-    assert response.json() == {"success": True, "message": "Image deleted.", "data": None}
+    assert response.json() == {"success": True, "message": "Image deleted successfully", "data": None}
     assert not Image.objects.filter(pk=image.pk).exists()
     assert not any(storage.exists(n) for n in names)
     assert api.get(f"/api/images/{image.pk}").status_code == 404
