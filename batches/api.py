@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from zipstream import ZipStream
 
-from accounts.models import Ability
+from accounts.models import Ability, ApiToken
 from accounts.permissions import request_workspace
 from accounts.requests import ApiRequest
 from batches import jobs
@@ -52,7 +52,8 @@ class BatchListView(QuotaHeadersMixin, APIView):
         limits = limits_for(workspace)
         valid = validate_batch(request.data, request.FILES, limits)
         batch = jobs.submit(workspace, request.user, valid.submissions, name=valid.name, limits=limits,
-                            target_width=valid.target_width, target_height=valid.target_height)  # fmt: skip
+                            target_width=valid.target_width, target_height=valid.target_height,
+                            api_request=isinstance(request.auth, ApiToken))  # fmt: skip
         batch = workspace_batches(request).get(pk=batch.pk)
         data = BatchSerializer(batch, context={"request": request}).data
         return ok(data, "Batch created and images queued for processing", status.HTTP_202_ACCEPTED)

@@ -32,12 +32,14 @@ batch_finished = Signal()
 
 
 def submit(workspace: Workspace, user: User | None, submissions: Sequence[jobs.Submission], *, name: str = "",
-           target_width: bool = False, target_height: bool = False, limits: Limits | None = None) -> Batch:  # fmt: skip
+           target_width: bool = False, target_height: bool = False, limits: Limits | None = None,
+           api_request: bool = True) -> Batch:  # fmt: skip
     """Create a batch of images with the same options and queue them, all or nothing.
 
     Args:
         name: the batch's name; default "N images".
         limits: the workspace's limits, when the caller has them already.
+        api_request: uploaded with an API token (False: from the dashboard).
         target_width, target_height: whether the request named that side of the output
             (the batch then records it).
 
@@ -57,7 +59,7 @@ def submit(workspace: Workspace, user: User | None, submissions: Sequence[jobs.S
             target_height=first.size[1] if target_height else None,
             model=first.model,
         )
-        jobs.submit(workspace, user, submissions, batch=batch, limits=limits)
+        jobs.submit(workspace, user, submissions, batch=batch, limits=limits, api_request=api_request)
     return batch
 
 

@@ -9,7 +9,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Ability
+from accounts.models import Ability, ApiToken
 from accounts.permissions import request_workspace
 from accounts.requests import ApiRequest
 from billing.quota import limits_for
@@ -30,7 +30,8 @@ class UpscaleView(QuotaHeadersMixin, APIView):
         limits = limits_for(workspace)
         serializer = UpscaleRequestSerializer(data=request.data, context={"limits": limits})
         serializer.is_valid(raise_exception=True)
-        [image] = jobs.submit(workspace, request.user, [serializer.submission], limits=limits)
+        [image] = jobs.submit(workspace, request.user, [serializer.submission], limits=limits,
+                              api_request=isinstance(request.auth, ApiToken))  # fmt: skip
         image.refresh_from_db()  # the task was queued on commit, or failed with the broker
         data = ImageSerializer(image, context={"request": request}).data
         return ok(data, "Image uploaded and queued for processing", status.HTTP_202_ACCEPTED)

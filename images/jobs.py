@@ -114,6 +114,7 @@ def submit(
     *,
     batch: models.Model | None = None,
     limits: Limits | None = None,
+    api_request: bool = True,
 ) -> list[Image]:
     """Admit, count, store and queue images, all or nothing.
 
@@ -126,6 +127,7 @@ def submit(
         batch: the batch row the images belong to (created by :mod:`batches.jobs` in
             the same transaction); its presence also needs a plan with batches.
         limits: the workspace's limits, when the caller has them already.
+        api_request: uploaded with an API token (False: from the dashboard).
 
     Raises:
         billing.quota.PlanLimit: the plan does not allow it (API access, lapsed
@@ -143,7 +145,7 @@ def submit(
             # transaction ends: concurrent submissions of a workspace count one after the other.
             limits.check_unfinished(Image.objects.in_workspace(workspace).unfinished().count(), len(submissions))
             for submission in submissions:
-                images.append(_store(workspace, user, submission, month, batch))
+                images.append(_store(workspace, user, submission, month, batch, api_request))
             for image in images:
                 _enqueue_on_commit(image)
     except BaseException:
@@ -155,7 +157,7 @@ def submit(
 
 
 def _store(workspace: Workspace, user: User | None, submission: Submission, month: Any,
-           batch: models.Model | None) -> Image:  # fmt: skip
+           batch: models.Model | None, api_request: bool) -> Image:  # fmt: skip
     options = submission.options
     image = Image(
         workspace=workspace,
@@ -174,6 +176,7 @@ def _store(workspace: Workspace, user: User | None, submission: Submission, mont
         model_reason=options.model_reason,
         max_quality=options.max_quality,
         keep_metadata=submission.keep_metadata,
+        api_request=api_request,
         quota_month=month,
         time_limit=time_limit(options),
     )

@@ -113,12 +113,14 @@ class Image(models.Model):
     original_format = models.CharField(max_length=8)
 
     scale_factor = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The output size, whether the request named it or it follows from the scale factor.
     target_width = models.PositiveIntegerField()
     target_height = models.PositiveIntegerField()
     model = models.CharField(max_length=32, help_text="The model asked for; may be 'auto'.")
     model_used = models.CharField(max_length=32, help_text="The model that runs: 'auto' resolved.")
     model_reason = models.CharField(max_length=200, blank=True, help_text="Why 'auto' chose model_used.")
     max_quality = models.BooleanField(default=False, help_text="Geometric self-ensemble (precise only).")
+    api_request = models.BooleanField(default=True, help_text="Uploaded with an API token, not from the dashboard.")
     keep_metadata = models.BooleanField(
         default=False, help_text="Keep all EXIF (GPS, camera) in the result; else only the technical tags."
     )

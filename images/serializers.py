@@ -113,7 +113,17 @@ class UpscaleRequestSerializer(serializers.Serializer[Any]):
 
 
 class ImageSerializer(serializers.ModelSerializer[Image]):
-    """An image record as the API shows it."""
+    """An image record as the API shows it: the documented fields, and ours beside them.
+
+    ``target_width``/``target_height`` are what the request named (null when it gave a
+    scale factor, as documented); ``output_width``/``output_height`` are the size the
+    result will have either way.
+    """
+
+    target_width = serializers.SerializerMethodField()
+    target_height = serializers.SerializerMethodField()
+    output_width = serializers.IntegerField(source="target_width", read_only=True)
+    output_height = serializers.IntegerField(source="target_height", read_only=True)
 
     original_path = serializers.CharField(source="original.name", read_only=True)
     original_size_human = serializers.SerializerMethodField()
@@ -147,6 +157,9 @@ class ImageSerializer(serializers.ModelSerializer[Image]):
             "scale_factor",
             "target_width",
             "target_height",
+            "output_width",
+            "output_height",
+            "api_request",
             "model",
             "model_used",
             "model_reason",
@@ -170,6 +183,12 @@ class ImageSerializer(serializers.ModelSerializer[Image]):
             "completed_at",
         ]
         read_only_fields = fields
+
+    def get_target_width(self, obj: Image) -> int | None:
+        return obj.target_width if obj.scale_factor is None else None
+
+    def get_target_height(self, obj: Image) -> int | None:
+        return obj.target_height if obj.scale_factor is None else None
 
     def get_original_size_human(self, obj: Image) -> str | None:
         return human_size(obj.original_size)

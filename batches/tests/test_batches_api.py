@@ -44,7 +44,7 @@ def test_a_batch_is_accepted_with_all_its_images(api, workspace):
     assert data["scale_factor"] == 2 and data["completed_at"] is None
     assert [i["original_filename"] for i in data["images"]] == ["photo0.png", "photo1.png", "photo2.png"]
     assert all(i["status"] == "pending" and i["batch_id"] == data["id"] for i in data["images"])
-    assert all((i["target_width"], i["target_height"], i["model_used"]) == (80, 60, "anime-fast")
+    assert all((i["output_width"], i["output_height"], i["model_used"]) == (80, 60, "anime-fast")
                for i in data["images"])  # fmt: skip
     assert used_images(workspace) == 3
     assert Image.objects.filter(batch_id=data["id"]).count() == 3

@@ -31,7 +31,8 @@ def test_upload_returns_202_with_the_pending_record(api, small_photo, media_root
     assert data["original_filename"] == "photo.jpg"
     assert data["original_size"] > 0
     assert data["original_size_human"].endswith(("B", "KB"))
-    assert (data["scale_factor"], data["target_width"], data["target_height"]) == (4, 160, 120)
+    assert (data["scale_factor"], data["output_width"], data["output_height"]) == (4, 160, 120)
+    assert (data["target_width"], data["target_height"], data["api_request"]) == (None, None, True)
     assert data["created_at"] and data["updated_at"]
     assert data["download_url"] is None
 
@@ -46,7 +47,7 @@ def test_upload_returns_202_with_the_pending_record(api, small_photo, media_root
 
 def test_default_scale_factor_is_2(api, small_photo):
     data = api.post(URL, {"image": encode(small_photo)}).json()["data"]
-    assert (data["scale_factor"], data["target_width"], data["target_height"]) == (2, 80, 60)
+    assert (data["scale_factor"], data["output_width"], data["output_height"]) == (2, 80, 60)
 
 
 @pytest.mark.parametrize(
@@ -165,7 +166,7 @@ def test_exif_orientation_is_applied_to_the_recorded_dimensions(api):
     exif[0x0112] = 6  # rotate 90 degrees clockwise when shown
     data = api.post(URL, {"image": encode(img, "JPEG", exif=exif.tobytes()), "scale_factor": "2"}).json()["data"]
     assert data["original_dimensions"] == "30x40"
-    assert (data["target_width"], data["target_height"]) == (60, 80)
+    assert (data["output_width"], data["output_height"]) == (60, 80)
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)  # on_commit runs at the real commit
@@ -186,7 +187,7 @@ def test_a_broker_failure_fails_the_image_instead_of_a_500(api, small_photo, mon
 
 def test_scales_above_4x_are_accepted_up_to_the_configured_maximum(api, settings, small_photo):
     data = api.post(URL, {"image": encode(small_photo), "scale_factor": "16"}).json()["data"]
-    assert (data["target_width"], data["target_height"]) == (640, 480)
+    assert (data["output_width"], data["output_height"]) == (640, 480)
 
     settings.UPSCALE_MAX_SCALE = 8
     response = api.post(URL, {"image": encode(small_photo), "scale_factor": "16"})

@@ -20,6 +20,7 @@ from billing.models import Plan
 from billing.quota import reserve_images
 from images.models import Image
 from images.tests.factories import make_image
+from upscaler_site.testing import encode
 
 pytestmark = pytest.mark.django_db
 
@@ -114,6 +115,12 @@ def test_polling_does_not_spend_the_hourly_api_requests(ada, user):
     image = make_image(user)
     assert [poll(ada, [image.pk]).status_code for _ in range(5)] == [200] * 5
     assert [ada.get("/api/images").status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_uploads_from_the_dashboard_are_not_api_requests(ada, small_photo):
+    response = ada.post("/api/images/upscale", {"image": encode(small_photo)}, headers={"Accept": "application/json"})
+    assert response.status_code == 202, response.json()
+    assert response.json()["data"]["api_request"] is False
 
 
 # --- Result page and files ------------------------------------------------------------------------
