@@ -8,8 +8,9 @@ from billing.models import MonthlyUsage, Plan, Subscription
 @admin.register(Plan)
 class PlanAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "price", "requests_per_hour", "images_per_month", "max_scale", "batches",
-                    "api_access", "stripe_price_id"]  # fmt: skip
-    list_editable = ["requests_per_hour", "images_per_month", "max_scale", "batches", "api_access"]
+                    "api_access", "priority_support", "stripe_price_id"]  # fmt: skip
+    list_editable = ["requests_per_hour", "images_per_month", "max_scale", "batches", "api_access",
+                     "priority_support"]  # fmt: skip
     prepopulated_fields = {"slug": ["name"]}
 
 

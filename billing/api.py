@@ -33,31 +33,50 @@ def plan_summary(workspace: Workspace) -> dict[str, Any]:
 
 
 def plan_payload(plan: Plan, limits: Limits | None = None) -> dict[str, Any]:
+    """A plan as ``/api/subscription`` and ``/api/usage`` show it.
+
+    The documented fields (``name``, ``slug``, ``price``, ``features`` and ``limits`` as
+    arrays of strings), and the same limits as numbers under ``quota``. ``limits``, when
+    given, supplies the workspace's own monthly images (an Enterprise contract's).
+    """
+    images_per_month = limits.images_per_month if limits else plan.images_per_month
+    price = plan.price
     return {
         "id": plan.pk,
         "name": plan.name,
         "slug": plan.slug,
-        "price": float(plan.price),
+        "price": int(price) if price == price.to_integral_value() else float(price),
         "price_is_minimum": plan.price_is_minimum,
         "features": plan.features,
-        "limits": {
+        "limits": plan.describe_limits(images_per_month),
+        "quota": {
+            "images_per_month": images_per_month,
             "requests_per_hour": plan.requests_per_hour,
-            "images_per_month": limits.images_per_month if limits else plan.images_per_month,
-            "max_scale": plan.max_scale,
+            "max_scale": limits.max_scale if limits else plan.max_scale,
+            "max_input_megapixels": plan.max_input_megapixels,
+            "max_unfinished_jobs": plan.max_unfinished_jobs,
+            "batches": plan.batches,
+            "api_access": plan.api_access,
         },
     }
 
 
 class UsageView(APIView):
-    """``GET /api/usage``: this month's images against the quota, and the plan's features."""
+    """``GET /api/usage``: this month's images against the quota, and the plan's features.
+
+    ``plan`` is the plan's slug and ``features`` its switches, as documented; the whole
+    plan is under ``plan_details``.
+    """
 
     required_abilities = {"GET": Ability.USER_READ}
 
     def get(self, request: ApiRequest) -> Response:
-        usage = usage_for(request_workspace(request))
+        workspace = request_workspace(request)
+        limits = limits_for(workspace)
+        usage = usage_for(workspace, limits)
         return ok(
             {
-                "plan": {"id": usage.plan.pk, "name": usage.plan.name, "slug": usage.plan.slug},
+                "plan": usage.plan.slug,
                 "image_uploads": {
                     "used": usage.used,
                     "limit": usage.limit,
@@ -69,34 +88,57 @@ class UsageView(APIView):
                     "resets_at": usage.resets_at.isoformat(),
                 },
                 "features": usage.plan.features,
-            }
+                "plan_details": plan_payload(usage.plan, limits),
+            },
+            "Usage statistics retrieved successfully",
         )
 
 
+def subscription_payload(workspace: Workspace, subscription: Subscription | None) -> dict[str, Any]:
+    """The workspace's subscription in the documented shape; Free, having no stored row, as a
+    lasting active ``default`` subscription with a null ``id``."""
+    if subscription is None:
+        return {
+            "id": None,
+            "type": "default",
+            "status": Subscription.Status.ACTIVE.value,
+            "quantity": 1,
+            "trial_ends_at": None,
+            "ends_at": None,
+            "created_at": workspace.created_at,
+            "is_active": True,
+            "is_on_trial": False,
+            "is_cancelled": False,
+            "is_on_grace_period": False,
+        }
+    return {
+        "id": subscription.pk,
+        "type": "default",
+        "status": subscription.status,
+        "quantity": subscription.quantity,
+        "trial_ends_at": subscription.trial_ends_at,
+        "ends_at": subscription.ends_at,
+        "created_at": subscription.created_at,
+        "is_active": subscription.is_active,
+        "is_on_trial": subscription.is_on_trial,
+        "is_cancelled": subscription.is_cancelled,
+        "is_on_grace_period": subscription.is_on_grace_period,
+    }
+
+
 class SubscriptionView(APIView):
-    """``GET /api/subscription``: the workspace's subscription (null on Free) and its plan."""
+    """``GET /api/subscription``: the workspace's subscription (an object on Free too) and its plan."""
 
     required_abilities = {"GET": Ability.USER_READ}
 
     def get(self, request: ApiRequest) -> Response:
-        limits = limits_for(request_workspace(request))
-        sub: Subscription | None = limits.subscription
-        data = None
-        if sub is not None:
-            data = {
-                "id": sub.pk,
-                "type": "default",
-                "status": sub.status,
-                "quantity": sub.quantity,
-                "trial_ends_at": sub.trial_ends_at,
-                "ends_at": sub.ends_at,
-                "created_at": sub.created_at,
-                "is_active": sub.is_active,
-                "is_on_trial": sub.is_on_trial,
-                "is_cancelled": sub.is_cancelled,
-                "is_on_grace_period": sub.is_on_grace_period,
-            }
-        return ok({"subscription": data, "plan": plan_payload(limits.plan, limits)})
+        workspace = request_workspace(request)
+        limits = limits_for(workspace)
+        return ok(
+            {"subscription": subscription_payload(workspace, limits.subscription),
+             "plan": plan_payload(limits.plan, limits)},
+            "Subscription details retrieved successfully",
+        )  # fmt: skip
 
 
 class PaymentsUnavailable(APIException):

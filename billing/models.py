@@ -36,6 +36,7 @@ class Plan(models.Model):
     )
     batches = models.BooleanField(default=False)
     api_access = models.BooleanField(default=True)
+    priority_support = models.BooleanField(default=False, help_text="Support answers this plan's tickets first.")
     stripe_price_id = models.CharField(max_length=100, blank=True, help_text="Stripe Price for Checkout.")
     position = models.PositiveSmallIntegerField(default=0)
 
@@ -51,9 +52,31 @@ class Plan(models.Model):
     def free(cls) -> Plan:
         return cls.objects.get(slug=cls.FREE)
 
+    #: The plan's switches, by the names the API lists them under (``features``).
+    FEATURES = ("api_access", "batches", "priority_support")
+
     @property
-    def features(self) -> dict:
-        return {"max_scale": self.max_scale, "batches": self.batches, "api_access": self.api_access}
+    def features(self) -> list[str]:
+        """The names of the switches this plan has on, e.g. ``["api_access", "priority_support"]``."""
+        return [name for name in self.FEATURES if getattr(self, name)]
+
+    def describe_limits(self, images_per_month: int | None = None) -> list[str]:
+        """The plan's limits as sentences, for the pricing cards and ``plan.limits`` in the API.
+
+        ``images_per_month`` overrides the plan's quota (an Enterprise contract's).
+        """
+        images = self.images_per_month if images_per_month is None else images_per_month
+        return [
+            f"{images:,} images per month",
+            f"{self.requests_per_hour:,} API requests per hour",
+            f"Scale factors up to {self.max_scale}x",
+            f"Images up to {self.max_input_megapixels:g} megapixels",
+            f"{self.max_unfinished_jobs} images processing at once",
+        ]
+
+    @property
+    def limit_descriptions(self) -> list[str]:
+        return self.describe_limits()
 
 
 class Subscription(models.Model):

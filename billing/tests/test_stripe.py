@@ -315,7 +315,7 @@ def test_deleted_subscription_falls_back_to_free(free_user, stripe_settings, che
     assert ours.status == "canceled" and ours.ends_at <= timezone.now() and ours.is_expired
     assert limits_for(free_user.personal_workspace).plan == Plan.free()
     api = client_for(free_user)
-    assert api.get("/api/usage").json()["data"]["plan"]["slug"] == "free"
+    assert api.get("/api/usage").json()["data"]["plan"] == "free"
 
 
 # --- Who may pay, and the portal ------------------------------------------------------------------------
