@@ -10,9 +10,10 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from accounts.models import ALL_ABILITIES, ApiToken, User, Workspace
+from upscaler_site.serializers import RequestSerializer
 
 
-class RegisterSerializer(serializers.Serializer):
+class RegisterSerializer(RequestSerializer):
     name = serializers.CharField(max_length=255)
     email = serializers.EmailField()
     password = serializers.CharField(write_only=True, trim_whitespace=False)
@@ -40,7 +41,7 @@ class RegisterSerializer(serializers.Serializer):
         return attrs
 
 
-class LoginSerializer(serializers.Serializer):
+class LoginSerializer(RequestSerializer):
     email = serializers.EmailField()
     password = serializers.CharField(trim_whitespace=False)
     device_name = serializers.CharField(max_length=100, required=False)
@@ -82,7 +83,7 @@ class TokenSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "prefix", "workspace", "abilities", "last_used_at", "expires_at", "created_at"]
 
 
-class TokenCreateSerializer(serializers.Serializer):
+class TokenCreateSerializer(RequestSerializer):
     name = serializers.CharField(max_length=100)
     abilities = serializers.ListField(
         child=serializers.ChoiceField(choices=ALL_ABILITIES), allow_empty=False, required=False

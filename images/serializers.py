@@ -22,7 +22,9 @@ from inference import (
     SizeError,
     probe_image,
     resolve_options,
+    scale_factors_up_to,
 )
+from upscaler_site.serializers import RequestSerializer, one_of
 
 
 def max_output_pixels() -> int:
@@ -38,7 +40,7 @@ class ProbedUpload:
     header: ImageHeader
 
 
-class UpscaleRequestSerializer(serializers.Serializer[Any]):
+class UpscaleRequestSerializer(RequestSerializer):
     """``POST /api/images/upscale``: an image file and either a scale factor or a target size.
 
     Only the file's header is read (:func:`inference.probe_image`): the worker decodes
@@ -62,6 +64,13 @@ class UpscaleRequestSerializer(serializers.Serializer[Any]):
     def limits(self) -> Limits:
         limits: Limits = self.context["limits"]
         return limits
+
+    def message_overrides(self) -> dict[str, dict[str, str]]:
+        # What the caller's plan allows: a factor the plan lacks is refused 403 by the plan check.
+        # (Without limits, e.g. when the OpenAPI schema is generated: what the server allows.)
+        limits: Limits | None = self.context.get("limits")
+        allowed, _ = scale_factors_up_to(limits.max_scale if limits else settings.UPSCALE_MAX_SCALE)
+        return {"scale_factor": {"invalid_choice": f"The scale factor must be {one_of(allowed)}."}}
 
     def validate_image(self, upload: UploadedFile) -> ProbedUpload:
         limit = settings.UPSCALE_MAX_UPLOAD_BYTES

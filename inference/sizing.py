@@ -47,11 +47,11 @@ def output_size(
     width, height = size
     if scale_factor is not None:
         if target_width is not None or target_height is not None:
-            raise SizeError("Give either scale_factor or target_width/target_height, not both.")
+            raise SizeError("The scale factor cannot be used with target_width/target_height: give one or the other.")
         if scale_factor > max_scale:
             raise SizeError(f"The scale factor may be at most {max_scale}.")
         if scale_factor < 2:
-            raise SizeError(f"scale_factor must be between 2 and {max_scale}.")
+            raise SizeError(f"The scale factor must be between 2 and {max_scale}.")
         return width * scale_factor, height * scale_factor
     if target_width is None and target_height is None:
         return width * DEFAULT_SCALE_FACTOR, height * DEFAULT_SCALE_FACTOR
@@ -60,7 +60,7 @@ def output_size(
     for name in given:
         value = sides[name]
         if value is None or not 1 <= value <= MAX_TARGET_SIDE:
-            raise SizeError(f"{name} must be between 1 and {MAX_TARGET_SIDE}.", name)
+            raise SizeError(f"The {name.replace('_', ' ')} must be between 1 and {MAX_TARGET_SIDE}.", name)
 
     def blame(width_bad: bool, height_bad: bool) -> str:
         # The offending side if the user gave it, else the side the user gave.
@@ -230,7 +230,7 @@ def resolve_options(
         SizeError: impossible options; ``field`` names the request field to blame.
     """
     if model not in MODEL_CHOICES:
-        raise SizeError(f"Unknown model {model!r}; choose one of {', '.join(MODEL_CHOICES)}.", "model")
+        raise SizeError(f"The model must be one of: {', '.join(MODEL_CHOICES)}.", "model")
     targeted = target_width is not None or target_height is not None
     size = output_size(
         source_size,
@@ -253,7 +253,7 @@ def resolve_options(
             choice = choose_auto()
             model_used, reason = choice.model, choice.reason
     if max_quality and model_used != "precise":
-        raise SizeError("max_quality is only available with the precise model.", "max_quality")
+        raise SizeError("Max quality is only available with the precise model.", "max_quality")
     options = UpscaleOptions(
         source_size=source_size,
         size=size,

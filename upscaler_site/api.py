@@ -11,10 +11,14 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.core.paginator import Page
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, pagination, status
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from upscaler_site.serializers import one_of
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +32,7 @@ STATUS_MESSAGES = {
     406: "Not acceptable.",
     413: "The request body is too large.",
     415: "Unsupported media type.",
-    422: "The given data was invalid.",
+    422: "Validation failed",
     429: "Too many requests.",
     500: "Internal server error.",
 }
@@ -124,7 +128,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
-    """``?page=N&per_page=M`` pagination answering ``data``, ``meta`` and ``links``."""
+    """``?page=N&per_page=M`` pagination answering ``data``, ``meta`` and ``links``.
+
+    As documented, ``per_page`` above 100 is read as 100, and a page past the last one is
+    an empty page (200), so that clients may loop until ``data`` is empty. Only a
+    ``page`` or ``per_page`` that is not a positive integer is a 422.
+    """
 
     page_size = 15
     page_size_query_param = "per_page"
@@ -134,16 +143,12 @@ class PageNumberPagination(pagination.PageNumberPagination):
         page, request = self.page, self.request
         assert page is not None and request is not None, "paginate_queryset() first"
         paginator = page.paginator
+        url = request.build_absolute_uri()
+        last = paginator.num_pages  # at least 1: the first page exists even when empty
 
-        def link(number: int | None) -> str | None:
-            if number is None:
-                return None
-            url = request.build_absolute_uri()
-            from rest_framework.utils.urls import replace_query_param
-
+        def link(number: int) -> str:
             return replace_query_param(url, self.page_query_param, number)
 
-        last = max(paginator.num_pages, 1)
         return ok(
             data,
             message=message,
@@ -156,31 +161,30 @@ class PageNumberPagination(pagination.PageNumberPagination):
             links={
                 "first": link(1),
                 "last": link(last),
-                "prev": link(page.previous_page_number()) if page.has_previous() else None,
-                "next": link(page.next_page_number()) if page.has_next() else None,
+                "prev": link(page.number - 1) if page.number > 1 else None,
+                "next": link(page.number + 1) if page.number < last else None,
             },
         )
 
     def get_page_size(self, request: Any) -> int:
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is None:
-            return self.page_size
-        try:
-            size = int(raw)
-        except ValueError:
-            raise ValidationFailed({"per_page": ["Must be an integer between 1 and 100."]}) from None
-        if not 1 <= size <= self.max_page_size:
-            raise ValidationFailed({"per_page": ["Must be an integer between 1 and 100."]})
-        return size
+        return min(self._positive_integer(request, self.page_size_query_param, self.page_size), self.max_page_size)
 
-    def paginate_queryset(self, queryset: Any, request: Any, view: Any = None) -> list[Any] | None:
-        raw = request.query_params.get(self.page_query_param, "1")
-        if not raw.isdigit() or int(raw) < 1:
-            raise ValidationFailed({"page": ["Must be a positive integer."]})
-        try:
-            return super().paginate_queryset(queryset, request, view)
-        except exceptions.NotFound:
-            raise ValidationFailed({"page": ["That page contains no results."]}) from None
+    def paginate_queryset(self, queryset: Any, request: Any, view: Any = None) -> list[Any]:
+        self.request = request
+        number = self._positive_integer(request, self.page_query_param, 1)
+        paginator = self.django_paginator_class(queryset, self.get_page_size(request))
+        # Past the end, no query runs: a huge page number cannot overflow the database's OFFSET.
+        self.page = paginator.page(number) if number <= paginator.num_pages else Page([], number, paginator)
+        return list(self.page)
+
+    @staticmethod
+    def _positive_integer(request: Any, name: str, default: int) -> int:
+        raw = request.query_params.get(name)
+        if raw is None:
+            return default
+        if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
+            raise ValidationFailed({name: [f"The {name.replace('_', ' ')} must be a positive integer."]})
+        return int(raw)
 
 
 def json_error_view(status_code: int, message: str | None = None):
@@ -203,7 +207,7 @@ def paginated_by_status(
     wanted = request.query_params.get("status")
     if wanted is not None:
         if wanted not in statuses:
-            raise ValidationFailed({"status": [f"Must be one of: {', '.join(statuses)}."]})
+            raise ValidationFailed({"status": [f"The status must be {one_of(statuses)}."]})
         queryset = queryset.filter(status=wanted)
     paginator = PageNumberPagination()
     page = paginator.paginate_queryset(queryset, request, view=view)

@@ -73,7 +73,9 @@ def test_register_verify_login_flow(client, mailoutbox):
         ({"password": "No-Digits-Here", "password_confirmation": "No-Digits-Here"}, "password", "number"),
         ({"password_confirmation": "Cobol-1960"}, "password_confirmation", "do not match"),
         ({"email": "not-an-email"}, "email", "valid email"),
-        ({"name": ""}, "name", "blank"),
+        ({"name": ""}, "name", "The name field is required."),
+        ({"name": "x" * 256}, "name", "The name must not be longer than 255 characters."),
+        ({"email": ""}, "email", "The email field is required."),
     ],
 )
 def test_register_validation(changes, field, message):

@@ -84,14 +84,45 @@ def test_list_filters_by_status(api, user):
 
 
 @pytest.mark.parametrize(
-    ("query", "field"), [("per_page=101", "per_page"), ("per_page=0", "per_page"), ("page=x", "page"),
-                         ("page=9", "page"), ("status=done", "status")]
-)  # fmt: skip
-def test_list_rejects_bad_parameters(api, user, query, field):
+    ("query", "field", "message"),
+    [
+        ("per_page=0", "per_page", "The per page must be a positive integer."),
+        ("page=x", "page", "The page must be a positive integer."),
+        ("page=-1", "page", "The page must be a positive integer."),
+        ("status=done", "status", "The status must be pending, processing, completed or failed."),
+    ],
+)
+def test_list_rejects_bad_parameters(api, user, query, field, message):
     make_image(user)
     response = api.get(f"/api/images?{query}")
     assert response.status_code == 422
-    assert field in response.json()["errors"]
+    assert response.json()["errors"] == {field: [message]}
+
+
+def test_per_page_over_100_is_read_as_100(api, user):
+    make_image(user)
+    body = api.get("/api/images?per_page=1000").json()
+    assert body["meta"]["per_page"] == 100 and len(body["data"]) == 1
+
+
+@pytest.mark.parametrize("page", ["2", "9", "99999999999999999999999"])
+def test_a_page_past_the_end_is_empty_so_clients_can_loop_until_then(api, user, page):
+    make_image(user)
+    response = api.get(f"/api/images?page={page}")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["data"] == []
+    assert body["meta"] == {"current_page": int(page), "last_page": 1, "per_page": 15, "total": 1}
+    assert body["links"]["next"] is None and "page=1" in body["links"]["last"]
+
+
+def test_a_client_looping_until_an_empty_page_sees_every_image_once(api, user):
+    images = {str(make_image(user).pk) for _ in range(5)}
+    seen, page = [], 1
+    while data := api.get(f"/api/images?per_page=2&page={page}").json()["data"]:
+        seen += [d["id"] for d in data]
+        page += 1
+    assert sorted(seen) == sorted(images) and page == 4
 
 
 def test_download_gives_a_working_signed_url(api, user):

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image as PILImage
 
 from images.models import Image
-from upscaler_site.testing import encode, photo
+from upscaler_site.testing import client_for, encode, photo
 
 URL = "/api/images/upscale"
 
@@ -107,7 +107,7 @@ def test_bad_files_get_422_and_nothing_is_stored(api, media_root, case):
     assert response.status_code == 422, response.content
     body = response.json()
     assert body["success"] is False
-    assert body["message"] == "The given data was invalid."
+    assert body["message"] == "Validation failed"
     assert message.lower() in " ".join(body["errors"]["image"]).lower()
     assert Image.objects.count() == 0
     assert stored_files(media_root) == []
@@ -125,22 +125,34 @@ def test_file_over_the_size_limit_gets_422(api, settings, media_root):
 def test_missing_image_gets_422(api):
     response = api.post(URL, {"scale_factor": "2"})
     assert response.status_code == 422
-    assert "image" in response.json()["errors"]
+    assert response.json()["errors"] == {"image": ["The image field is required."]}
+
+
+def test_the_scale_factor_message_names_what_the_plan_allows(other_user):
+    """A factor that exists nowhere is a 422 naming the plan's own factors; one that the plan lacks is
+    a 403 saying so."""
+    free = client_for(other_user)
+    response = free.post(URL, {"image": encode(photo()), "scale_factor": "5"})
+    assert (response.status_code, response.json()["errors"]) == (422, {"scale_factor": ["The scale factor must be 2."]})
+    response = free.post(URL, {"image": encode(photo()), "scale_factor": "4"})
+    assert response.status_code == 403 and "at most 2x" in response.json()["message"]
 
 
 @pytest.mark.parametrize(
     ("params", "field", "message"),
     [
-        ({"scale_factor": "5"}, "scale_factor", "not a valid choice"),
-        ({"scale_factor": "two"}, "scale_factor", "not a valid choice"),
-        ({"scale_factor": "2", "target_width": "100"}, "scale_factor", "either scale_factor or target"),
-        ({"target_width": "0"}, "target_width", "greater than or equal to 1"),
-        ({"target_height": "16385"}, "target_height", "less than or equal to 16384"),
+        ({"scale_factor": "5"}, "scale_factor", "The scale factor must be 2, 3 or 4."),
+        ({"scale_factor": "two"}, "scale_factor", "The scale factor must be 2, 3 or 4."),
+        ({"scale_factor": "2", "target_width": "100"}, "scale_factor", "cannot be used with target_width"),
+        ({"target_width": "0"}, "target_width", "The target width must be between 1 and 16384."),
+        ({"target_height": "16385"}, "target_height", "The target height must be between 1 and 16384."),
+        ({"target_width": "wide"}, "target_width", "The target width must be an integer."),
         ({"target_width": "30"}, "target_width", "must be larger than the original"),
         ({"target_width": "40", "target_height": "30"}, "target_width", "must be larger than the original"),
         ({"target_width": "200"}, "target_width", "more than 4x"),
         ({"target_width": "100", "target_height": "200"}, "target_height", "more than 4x"),
-        ({"model": "nonexistent"}, "model", "not a valid choice"),
+        ({"model": "nonexistent"}, "model", "The model must be auto, "),
+        ({"max_quality": "maybe"}, "max_quality", "The max quality field must be true or false."),
     ],
 )
 def test_invalid_sizes_get_422_with_a_field_error(api, settings, small_photo, media_root, params, field, message):

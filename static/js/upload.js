@@ -27,18 +27,6 @@
   const PARALLEL = 2;
   // The API's statuses in the dashboard's words (the status endpoint sends them as status_text).
   const STATUS_WORDS = { pending: "Queued", processing: "Processing", completed: "Completed", failed: "Failed" };
-  const FIELD_NAMES = {
-    scale_factor: "Scale",
-    target_width: "Width",
-    target_height: "Height",
-    model: "Model",
-    name: "Batch name",
-    images: "Images",
-    image: "Image",
-    body: "Upload",
-    non_field_errors: "",
-  };
-
   let ready = []; // files waiting for the Upscale button
   let uploading = 0; // requests in flight (warn before leaving the page)
   const itemsById = new Map(); // image id -> item
@@ -274,18 +262,16 @@
     });
   }
 
-  /** The envelope's message and field errors as one sentence per line; ``skip`` leaves out some fields. */
+  /** The envelope's field errors (each names its field), else its message; ``skip`` leaves out some fields. */
   function describe(response, skip) {
     if (response.status === 0) return "The upload did not reach the server: check your connection and try again.";
     const body = response.body;
     if (!body || typeof body !== "object") return "The server answered " + response.status + ": please try again.";
-    const lines = [body.message || "The upload was refused."];
+    const lines = [];
     Object.entries(body.errors || {}).forEach(function ([field, messages]) {
-      if (skip && skip(field)) return;
-      const label = FIELD_NAMES[field] === undefined ? field : FIELD_NAMES[field];
-      messages.forEach((message) => lines.push(label ? label + ": " + message : message));
+      if (!(skip && skip(field))) lines.push(...messages);
     });
-    return lines.join(" ");
+    return (lines.length ? lines : [body.message || "The upload was refused."]).join(" ");
   }
 
   function lock(item) {
