@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import logins
-from accounts.models import UNVERIFIED_TOKEN_LIFETIME, Ability, ApiToken, User, Workspace
+from accounts.models import TOKEN_SCHEME, UNVERIFIED_TOKEN_LIFETIME, Ability, ApiToken, User, Workspace
 from accounts.requests import TokenRequest
 from accounts.serializers import (
     LoginSerializer,
@@ -61,7 +61,7 @@ class PublicView(APIView):
     permission_classes = [AllowAny]
 
     def get_authenticate_header(self, request: Request) -> str:
-        return "Bearer"
+        return TOKEN_SCHEME
 
 
 class RegisterView(PublicView):
@@ -82,7 +82,7 @@ class RegisterView(PublicView):
         address = EmailAddress.objects.get(user=user, primary=True)
         send_verification_email_to_address(request._request, address, signup=True)
         return ok(
-            {"user": user_payload(user, token), "token": key, "token_type": "Bearer"},
+            {"user": user_payload(user, token), "token": key, "token_type": TOKEN_SCHEME},
             "Registration successful. Please verify your email to access all features.",
             status.HTTP_201_CREATED,
         )
@@ -108,7 +108,7 @@ class LoginView(PublicView):
         if workspace is None:
             raise PermissionDenied("You are not a member of that workspace.")
         token, key = ApiToken.issue(user, workspace, data.get("device_name") or "API")
-        return ok({"user": user_payload(user, token), "token": key, "token_type": "Bearer"}, "Login successful")
+        return ok({"user": user_payload(user, token), "token": key, "token_type": TOKEN_SCHEME}, "Login successful")
 
 
 class LogoutView(APIView):

@@ -41,7 +41,7 @@ def request_token(request: HttpRequest) -> ApiToken | None:
 
 
 class ApiTokenAuthentication(BaseAuthentication):
-    """``Authorization: Bearer <token>`` with an :class:`accounts.models.ApiToken`.
+    """``Authorization: Bearer <token>`` (or ``Token <token>``) with an :class:`accounts.models.ApiToken`.
 
     ``request.user`` is the token's user and ``request.auth`` the token, whose
     ``workspace`` is the tenant every query of the request goes through. Revoked and

@@ -270,8 +270,11 @@ def hash_token(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-#: The ``Authorization`` scheme of API tokens.
+#: The ``Authorization`` scheme of API tokens, as documented and as answered in ``WWW-Authenticate``.
 TOKEN_SCHEME = "Bearer"
+#: Every scheme a token is accepted under: ``Token <key>`` is the style of DRF's TokenAuthentication
+#: and of some competitors' clients.
+TOKEN_SCHEMES = frozenset({"bearer", "token"})
 
 
 class InvalidToken(Exception):
@@ -292,7 +295,8 @@ class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
         return self.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
 
     def authenticate(self, header: str) -> ApiToken | None:
-        """The usable token an ``Authorization`` header value carries (``Bearer <token>``).
+        """The usable token an ``Authorization`` header value carries (``Bearer <token>`` or
+        ``Token <token>``).
 
         The one token lookup of the service: API authentication and the rate limiter both
         go through it (once per request: :func:`accounts.authentication.request_token`).
@@ -303,7 +307,7 @@ class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
                 deactivated user, or a user no longer in the token's workspace.
         """
         parts = header.split()
-        if not parts or parts[0].lower() != TOKEN_SCHEME.lower():
+        if not parts or parts[0].lower() not in TOKEN_SCHEMES:
             return None
         if len(parts) != 2:
             raise InvalidToken(f"Invalid Authorization header: use '{TOKEN_SCHEME} <token>'.")

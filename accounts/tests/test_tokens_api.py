@@ -29,6 +29,18 @@ def test_tokens_are_stored_hashed_with_a_display_prefix(user):
     assert key not in str(ApiToken.objects.filter(pk=token.pk).values().get())
 
 
+@pytest.mark.parametrize(
+    ("scheme", "status"), [("Bearer", 200), ("bearer", 200), ("Token", 200), ("token", 200), ("Basic", 401)]
+)
+def test_a_token_works_under_the_bearer_and_the_token_scheme(user, scheme, status):
+    _, key = ApiToken.issue(user, user.personal_workspace, "ci")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"{scheme} {key}")
+    response = client.get("/api/images")
+    assert response.status_code == status
+    assert status == 200 or response["WWW-Authenticate"] == "Bearer"
+
+
 def test_create_a_read_only_token_and_use_it(api, user):
     response = api.post("/api/user/tokens", {"name": "reporting", "abilities": ["images:read"]}, format="json")
     assert response.status_code == 201, response.json()
