@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.core.paginator import Page
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404
 from rest_framework import exceptions, pagination, status
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
@@ -185,15 +185,6 @@ class PageNumberPagination(pagination.PageNumberPagination):
         if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
             raise ValidationFailed({name: [f"The {name.replace('_', ' ')} must be a positive integer."]})
         return int(raw)
-
-
-def json_error_view(status_code: int, message: str | None = None):
-    """A Django error view (``handler404`` …) that answers the API's envelope under /api/."""
-
-    def view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-        return JsonResponse(error_body(message or STATUS_MESSAGES[status_code]), status=status_code)
-
-    return view
 
 
 def paginated_by_status(

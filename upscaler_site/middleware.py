@@ -52,6 +52,36 @@ class RequestSizeLimitMiddleware:
         return self.get_response(request)
 
 
+class ApiErrorEnvelopeMiddleware:
+    """Every error under ``/api/`` in the JSON envelope, in every mode.
+
+    The API's views answer their own errors in the envelope; this catches the rest, which
+    Django renders as HTML: an unknown URL or a malformed id (the resolver's 404, with
+    ``DEBUG=1`` the technical 404 page), a crash outside DRF (with ``DEBUG=1`` the
+    traceback page, which would show a client our settings), the CSRF failure page.
+    Outermost in ``MIDDLEWARE``, so that it sees the other middleware's answers too.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        if (
+            not request.path.startswith("/api/")
+            or response.status_code < 400
+            or response.get("Content-Type", "").startswith("application/json")
+        ):
+            return response
+        envelope = JsonResponse(
+            error_body(STATUS_MESSAGES.get(response.status_code, "Error.")), status=response.status_code
+        )
+        for header in ("Allow", "Retry-After", "Vary"):  # what the client needs of the original answer
+            if header in response:
+                envelope[header] = response[header]
+        return envelope
+
+
 class ContentSecurityPolicyMiddleware(CSPMiddleware):
     """django-csp's policy (``CONTENT_SECURITY_POLICY``), with inline styles allowed in the admin only.
 

@@ -29,10 +29,15 @@ class Broken(APIView):
         raise RuntimeError("secret internal detail")
 
 
+def broken_outside_drf(request):
+    raise RuntimeError("secret internal detail")
+
+
 urlpatterns = [
     path("api/test/forbidden", Forbidden.as_view()),
     path("api/test/throttled", Throttle.as_view()),
     path("api/test/broken", Broken.as_view()),
+    path("api/test/broken-plain", broken_outside_drf),
     path("", include("upscaler_site.urls")),
 ]
 
@@ -83,8 +88,17 @@ def test_404_unknown_image(api):
     assert_envelope(api.get(f"/api/images/{uuid.uuid4()}"), 404, "Not found")
 
 
-def test_404_unknown_api_path(api):
-    assert_envelope(api.get("/api/no-such-endpoint"), 404, "Not found")
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("url", ["/api/no-such-endpoint", "/api/images/42", "/api/images/", "/api/"])
+def test_404_unknown_api_path_in_every_mode(api, settings, debug, url):
+    """``make run`` has DEBUG on: Django's HTML debug page must not answer API clients."""
+    settings.DEBUG = debug
+    assert_envelope(api.get(url), 404, "Not found")
+
+
+def test_pages_keep_their_html_404(client):
+    response = client.get("/no-such-page")
+    assert response.status_code == 404 and response["Content-Type"].startswith("text/html")
 
 
 def test_405_method_not_allowed(api):
@@ -119,7 +133,14 @@ def test_429_throttled(api):
 
 
 @pytest.mark.urls(__name__)
-def test_500_is_an_envelope_without_internals(api):
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("url", ["/api/test/broken", "/api/test/broken-plain"])
+def test_500_is_an_envelope_without_internals(api, settings, debug, url):
+    settings.DEBUG = debug
     api.raise_request_exception = False
-    body = assert_envelope(api.get("/api/test/broken"), 500, "Internal server error")
+    body = assert_envelope(api.get(url), 500, "Internal server error")
     assert "secret" not in str(body)
+
+
+def test_405_keeps_its_allow_header(api):
+    assert api.put("/api/images/upscale", {})["Allow"]
