@@ -8,6 +8,8 @@ from rest_framework.test import APIClient
 
 from upscaler_site.testing import client_for, make_user, photo, qcluster
 
+pytest_plugins = ["billing.tests.localstripe"]
+
 
 @pytest.fixture(autouse=True)
 def media_root(settings, tmp_path):

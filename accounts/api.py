@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from allauth.account.internal.flows.email_verification import send_verification_email_to_address
@@ -11,7 +10,8 @@ from allauth.account.utils import setup_user_email
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from rest_framework import status
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -19,35 +19,25 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import logins
-from accounts.models import TOKEN_SCHEME, UNVERIFIED_TOKEN_LIFETIME, Ability, ApiToken, User, Workspace
+from accounts import openapi as _openapi  # noqa: F401  (registers the security schemes)
+from accounts.models import TOKEN_SCHEME, UNVERIFIED_TOKEN_LIFETIME, Ability, ApiToken, User
 from accounts.requests import TokenRequest
 from accounts.serializers import (
+    CreatedTokenSerializer,
+    IssuedTokenSerializer,
     LoginSerializer,
+    ProfileSerializer,
     RegisterSerializer,
     TokenCreateSerializer,
-    TokenSerializer,
-    UserSerializer,
-    WorkspaceSerializer,
+    TokenListSerializer,
 )
 from upscaler_site.api import TooManyRequests, ok
-
-#: What apps above accounts add to the profile (``GET /api/user``, register, login): each function
-#: gets the token's workspace and returns keys to add. billing adds ``pricing_plan`` in its
-#: ``AppConfig.ready``, so accounts imports nothing of the apps that build on it.
-PROFILE_SECTIONS: list[Callable[[Workspace], dict[str, Any]]] = []
+from upscaler_site.openapi import MESSAGE, envelope, error
 
 
-def user_payload(user: User, token: ApiToken) -> dict[str, Any]:
-    """The profile: the user, the workspace the token acts on, every workspace they belong to, and
-    the :data:`PROFILE_SECTIONS` of the token's workspace."""
-    data = dict(UserSerializer(user).data)
-    context = {"user": user}
-    data["workspace"] = WorkspaceSerializer(token.workspace, context=context).data
-    data["workspaces"] = WorkspaceSerializer(user.workspaces.order_by("-personal", "name"), many=True,
-                                             context=context).data  # fmt: skip
-    for section in PROFILE_SECTIONS:
-        data.update(section(token.workspace))
-    return data
+def issued(user: User, token: ApiToken, key: str) -> dict[str, Any]:
+    """Register's and login's ``data``: the profile (as of ``token``'s workspace) and the new token."""
+    return dict(IssuedTokenSerializer({"user": user, "token": key}, context={"workspace": token.workspace}).data)
 
 
 class PublicView(APIView):
@@ -70,6 +60,13 @@ class RegisterView(PublicView):
     The token returned can only read ``/api/user`` until the address is verified.
     """
 
+    @extend_schema(
+        summary="Register",
+        description="Create an account and receive a token; a verification email is sent. Until the address is "
+        "verified the token can only read `GET /api/user`, and it expires after 24 hours.",
+        request=RegisterSerializer,
+        responses={201: envelope("RegisterResponse", IssuedTokenSerializer())},
+    )
     def post(self, request: Request) -> Response:
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -82,7 +79,7 @@ class RegisterView(PublicView):
         address = EmailAddress.objects.get(user=user, primary=True)
         send_verification_email_to_address(request._request, address, signup=True)
         return ok(
-            {"user": user_payload(user, token), "token": key, "token_type": TOKEN_SCHEME},
+            issued(user, token, key),
             "Registration successful. Please verify your email to access all features.",
             status.HTTP_201_CREATED,
         )
@@ -91,6 +88,17 @@ class RegisterView(PublicView):
 class LoginView(PublicView):
     """``POST /api/auth/login``: email and password for a new token (of the personal workspace by default)."""
 
+    @extend_schema(
+        summary="Log in",
+        description="A new token for email and password; the address must be verified. The token acts on the "
+        "personal workspace unless `workspace` names another one the user belongs to.",
+        request=LoginSerializer,
+        responses={
+            200: envelope("LoginResponse", IssuedTokenSerializer()),
+            401: error("The email address or the password is wrong."),
+            403: error("The email address is not verified yet, or the user is not in that workspace."),
+        },
+    )
     def post(self, request: Request) -> Response:
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -108,7 +116,7 @@ class LoginView(PublicView):
         if workspace is None:
             raise PermissionDenied("You are not a member of that workspace.")
         token, key = ApiToken.issue(user, workspace, data.get("device_name") or "API")
-        return ok({"user": user_payload(user, token), "token": key, "token_type": TOKEN_SCHEME}, "Login successful")
+        return ok(issued(user, token, key), "Login successful")
 
 
 class LogoutView(APIView):
@@ -116,6 +124,8 @@ class LogoutView(APIView):
 
     allow_unverified = True
 
+    @extend_schema(summary="Log out", description="Revoke the token of this request.", request=None,
+                   responses=MESSAGE)  # fmt: skip
     def post(self, request: TokenRequest) -> Response:
         request.auth.revoke()
         return ok(None, "Logout successful")
@@ -127,6 +137,12 @@ class RevokeAllView(APIView):
     allow_unverified = True
     required_abilities = {"POST": Ability.TOKENS_WRITE}
 
+    @extend_schema(
+        summary="Revoke all tokens",
+        description="Revoke every token of the user, in every workspace: use it if a token leaked.",
+        request=None,
+        responses=envelope("RevokedResponse", inline_serializer("Revoked", {"revoked": serializers.IntegerField()})),
+    )
     def post(self, request: TokenRequest) -> Response:
         count = request.user.api_tokens.revoke()
         return ok({"revoked": count}, "All tokens revoked successfully")
@@ -138,8 +154,15 @@ class UserView(APIView):
     allow_unverified = True
     required_abilities = {"GET": Ability.USER_READ}
 
+    @extend_schema(
+        summary="Profile",
+        description="The user, the workspace the token acts on, every workspace they belong to, and the plan. "
+        "Readable before the email address is verified.",
+        responses=envelope("UserResponse", ProfileSerializer()),
+    )
     def get(self, request: TokenRequest) -> Response:
-        return ok(user_payload(request.user, request.auth), "User retrieved successfully")
+        data = ProfileSerializer(request.user, context={"workspace": request.auth.workspace}).data
+        return ok(data, "User retrieved successfully")
 
 
 class TokenListView(APIView):
@@ -147,11 +170,19 @@ class TokenListView(APIView):
 
     required_abilities = {"GET": Ability.USER_READ, "POST": Ability.TOKENS_WRITE}
 
+    @extend_schema(summary="List tokens", description="The user's active tokens, in every workspace.",
+                   responses=envelope("TokenListResponse", TokenListSerializer()))  # fmt: skip
     def get(self, request: TokenRequest) -> Response:
-        tokens = request.user.api_tokens.active().select_related("workspace")
-        data = TokenSerializer(tokens, many=True).data
-        return ok({"tokens": data, "count": len(data)}, "API tokens retrieved successfully")
+        tokens = list(request.user.api_tokens.active().select_related("workspace"))
+        return ok(TokenListSerializer(tokens).data, "API tokens retrieved successfully")
 
+    @extend_schema(
+        summary="Create a token",
+        description="A new token of the workspace this request acts on, with at most this token's abilities "
+        "and expiry. Its secret is in the answer only.",
+        request=TokenCreateSerializer,
+        responses={201: envelope("CreatedTokenResponse", CreatedTokenSerializer())},
+    )
     def post(self, request: TokenRequest) -> Response:
         serializer = TokenCreateSerializer(data=request.data, context={"token": request.auth})
         serializer.is_valid(raise_exception=True)
@@ -163,8 +194,11 @@ class TokenListView(APIView):
             data.get("abilities", request.auth.abilities),
             expires_at=data.get("expires_at"),
         )
-        payload = {**TokenSerializer(token).data, "token": key}
-        return ok(payload, "Token created successfully. Copy it now: it is not shown again.", status.HTTP_201_CREATED)
+        return ok(
+            CreatedTokenSerializer(token, context={"key": key}).data,
+            "Token created successfully. Copy it now: it is not shown again.",
+            status.HTTP_201_CREATED,
+        )
 
 
 class TokenDetailView(APIView):
@@ -172,6 +206,8 @@ class TokenDetailView(APIView):
 
     required_abilities = {"DELETE": Ability.TOKENS_WRITE}
 
+    @extend_schema(summary="Revoke a token", description="Revoke one of the user's tokens, by its id.",
+                   responses={200: MESSAGE})  # fmt: skip
     def delete(self, request: TokenRequest, pk: int) -> Response:
         token = get_object_or_404(request.user.api_tokens.active(), pk=pk)
         token.revoke()

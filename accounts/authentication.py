@@ -1,6 +1,7 @@
 """Who is calling the API: a workspace token, or the dashboard's session; resolved once per request.
 
-Kept apart from views: DRF imports it while building APIView.
+Kept apart from views: DRF imports it while building APIView (so it must not import
+drf-spectacular, which imports APIView: the schemes are in :mod:`accounts.openapi`).
 """
 
 from __future__ import annotations

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.models import ALL_ABILITIES, ApiToken, User, Workspace
+from accounts.models import ALL_ABILITIES, TOKEN_SCHEME, ApiToken, User, Workspace
 from upscaler_site.serializers import RequestSerializer
 
 
@@ -54,6 +56,7 @@ class WorkspaceSerializer(serializers.ModelSerializer):
     class Meta:
         model = Workspace
         fields = ["id", "name", "personal", "role"]
+        read_only_fields = fields
 
     def get_role(self, workspace: Workspace) -> str | None:
         user = self.context.get("user")
@@ -71,16 +74,88 @@ class UserSerializer(serializers.ModelSerializer[User]):
         model = User
         fields = ["id", "name", "email", "email_verified_at", "profile_photo_url", "created_at", "updated_at",
                   "email_verified"]  # fmt: skip
+        read_only_fields = fields
+
+
+#: Fields that apps above accounts add to the profile, by name: each a factory of a read-only field
+#: that may read ``context["workspace"]``. billing adds ``pricing_plan`` in its ``AppConfig.ready``,
+#: so accounts imports nothing of the apps that build on it.
+PROFILE_FIELDS: dict[str, Callable[[], serializers.Field]] = {}
+
+
+class ProfileSerializer(UserSerializer):
+    """The profile (``GET /api/user``, register, login): the user, the workspace the token acts on
+    (``context["workspace"]``), every workspace they belong to, and the :data:`PROFILE_FIELDS`."""
+
+    workspace = serializers.SerializerMethodField()
+    workspaces = serializers.SerializerMethodField()
+
+    class Meta(UserSerializer.Meta):
+        fields = [*UserSerializer.Meta.fields, "workspace", "workspaces"]
+        read_only_fields = fields
+
+    @extend_schema_field(WorkspaceSerializer)
+    def get_workspace(self, user: User) -> dict[str, Any]:
+        return dict(WorkspaceSerializer(self.context["workspace"], context={"user": user}).data)
+
+    @extend_schema_field(WorkspaceSerializer(many=True))
+    def get_workspaces(self, user: User) -> list[Any]:
+        workspaces = user.workspaces.order_by("-personal", "name")
+        return list(WorkspaceSerializer(workspaces, many=True, context={"user": user}).data)
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields.update((name, make()) for name, make in PROFILE_FIELDS.items())
+        return fields
+
+
+class IssuedTokenSerializer(serializers.Serializer[Any]):
+    """Register's and login's ``data``: the profile, and the new token's secret (shown once) and scheme.
+
+    Serializes ``{"user": User, "token": str}``; ``context["workspace"]`` is the token's.
+    """
+
+    user = ProfileSerializer()
+    token = serializers.CharField(help_text="The API token: send it as `Authorization: Bearer <token>`.")
+    token_type = serializers.SerializerMethodField()
+
+    def get_token_type(self, issued: Any) -> Literal["Bearer"]:
+        return TOKEN_SCHEME  # type: ignore[return-value]
 
 
 class TokenSerializer(serializers.ModelSerializer):
     """A token as listed: never its secret."""
 
     workspace = serializers.IntegerField(source="workspace_id", read_only=True)
+    abilities = serializers.ListField(child=serializers.ChoiceField(choices=ALL_ABILITIES), read_only=True)
 
     class Meta:
         model = ApiToken
         fields = ["id", "name", "prefix", "workspace", "abilities", "last_used_at", "expires_at", "created_at"]
+        read_only_fields = fields
+
+
+class TokenListSerializer(serializers.Serializer[Any]):
+    """``GET /api/user/tokens``: ``{"tokens": [...], "count": n}`` of a list of tokens."""
+
+    tokens = TokenSerializer(many=True, source="*")
+    count = serializers.SerializerMethodField()
+
+    def get_count(self, tokens: list[ApiToken]) -> int:
+        return len(tokens)
+
+
+class CreatedTokenSerializer(TokenSerializer):
+    """A token just created, with its secret (``context["key"]``): the only time it is shown."""
+
+    token = serializers.SerializerMethodField(help_text="The secret. It is not shown again.")
+
+    class Meta(TokenSerializer.Meta):
+        fields = [*TokenSerializer.Meta.fields, "token"]
+        read_only_fields = fields
+
+    def get_token(self, token: ApiToken) -> str:
+        return str(self.context["key"])
 
 
 class TokenCreateSerializer(RequestSerializer):

@@ -11,6 +11,8 @@ from pathlib import PurePosixPath
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils.http import content_disposition_header
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
@@ -22,16 +24,20 @@ from accounts.permissions import request_workspace
 from accounts.requests import ApiRequest
 from batches import jobs
 from batches.models import Batch, BatchQuerySet
-from batches.serializers import BatchSerializer, validate_batch
+from batches.serializers import BATCH_UPLOAD, BatchSerializer, validate_batch
+from billing.api import QuotaHeadersMixin
 from billing.quota import limits_for
-from billing.ratelimit import QuotaHeadersMixin
 from images import files
 from images.files import safe_filename
 from images.models import Image
 from upscaler_site.api import ok, paginated_by_status
+from upscaler_site.openapi import envelope, error, list_parameters, paginated
 
 #: Bytes read from storage at a time while streaming an archive.
 CHUNK = 256 * 1024
+
+BATCH = envelope("BatchResponse", BatchSerializer())
+PLAN_LIMITS = "Batches are in the Professional and Enterprise plans."
 
 
 def workspace_batches(request: ApiRequest) -> BatchQuerySet:
@@ -43,10 +49,25 @@ class BatchListView(QuotaHeadersMixin, APIView):
 
     required_abilities = {"GET": Ability.IMAGES_READ, "POST": Ability.IMAGES_WRITE}
 
+    @extend_schema(
+        summary="List batches",
+        operation_id="batches_list",
+        description=f"The workspace's batches, newest first. {PLAN_LIMITS}",
+        parameters=list_parameters(Batch.Status.values),
+        responses=paginated("BatchPage", BatchSerializer),
+    )
     def get(self, request: ApiRequest) -> Response:
         return paginated_by_status(request, self, workspace_batches(request), BatchSerializer, Batch.Status.values,
                                    "Batches retrieved successfully")  # fmt: skip
 
+    @extend_schema(
+        summary="Upload a batch",
+        description="Up to 20 images with the same options, queued at once; answers 202. All of them must fit in "
+        "the monthly quota, or none is stored. Poll `GET /api/batches/{id}`: `progress` is the percentage "
+        f"done. {PLAN_LIMITS}",
+        request={"multipart/form-data": BATCH_UPLOAD},
+        responses={202: BATCH},
+    )
     def post(self, request: ApiRequest) -> Response:
         workspace = request_workspace(request)
         limits = limits_for(workspace)
@@ -64,10 +85,18 @@ class BatchDetailView(QuotaHeadersMixin, APIView):
 
     required_abilities = {"GET": Ability.IMAGES_READ, "DELETE": Ability.IMAGES_DELETE}
 
+    @extend_schema(summary="Get a batch", description="Its progress and its images, in upload order.",
+                   responses=BATCH)  # fmt: skip
     def get(self, request: ApiRequest, pk: str) -> Response:
         batch = get_object_or_404(workspace_batches(request), pk=pk)
         return ok(BatchSerializer(batch, context={"request": request}).data, "Batch retrieved successfully")
 
+    @extend_schema(
+        summary="Cancel or delete a batch",
+        description="An unfinished batch is cancelled (its waiting images fail; `data` is the batch); a finished "
+        "one is deleted with its images and files (`data` is null).",
+        responses={200: envelope("BatchDeleteResponse", BatchSerializer(allow_null=True))},
+    )
     def delete(self, request: ApiRequest, pk: str) -> Response:
         batch = get_object_or_404(workspace_batches(request), pk=pk)
         if not batch.is_finished:
@@ -110,6 +139,14 @@ class BatchArchiveView(QuotaHeadersMixin, APIView):
 
     required_abilities = {"GET": Ability.IMAGES_READ}
 
+    @extend_schema(
+        summary="Download a batch's results",
+        description="A ZIP of every completed result, named after the originals.",
+        responses={
+            (200, "application/zip"): OpenApiTypes.BINARY,
+            400: error("No image of the batch is completed yet."),
+        },
+    )
     def get(self, request: ApiRequest, pk: str) -> StreamingHttpResponse:
         batch = get_object_or_404(workspace_batches(request), pk=pk)
         images = [

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from batches.models import Batch
@@ -18,6 +19,23 @@ from upscaler_site.api import ValidationFailed
 FILE_FIELDS = ("images", "images[]")
 #: Request fields applied to every image of the batch.
 OPTION_FIELDS = ("scale_factor", "target_width", "target_height", "model", "max_quality", "keep_metadata")
+
+
+def _upload_fields() -> dict[str, serializers.Field]:
+    fields = UpscaleRequestSerializer().fields
+    return {
+        "images[]": serializers.ListField(
+            child=serializers.FileField(),
+            min_length=1,
+            help_text="1 to 20 image files (the server's BATCH_MAX_IMAGES); `images` works too.",
+        ),
+        **{name: fields[name] for name in OPTION_FIELDS},
+        "name": serializers.CharField(required=False, max_length=255, help_text="A label for the batch."),
+    }
+
+
+#: ``POST /api/batches`` as the OpenAPI schema shows it (multipart): :func:`validate_batch` reads it.
+BATCH_UPLOAD = inline_serializer("BatchUpload", _upload_fields())
 
 
 @dataclass(frozen=True)
@@ -95,5 +113,6 @@ class BatchSerializer(serializers.ModelSerializer[Batch]):
         ]
         read_only_fields = fields
 
+    @extend_schema_field(ImageSerializer(many=True))
     def get_images(self, obj: Batch) -> Any:
         return ImageSerializer(obj.images_in_upload_order(), many=True, context=self.context).data

@@ -7,9 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 import stripe
-from rest_framework import status
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.exceptions import APIException
 from rest_framework.exceptions import PermissionDenied as ApiPermissionDenied
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -18,112 +20,74 @@ from accounts.permissions import request_workspace
 from accounts.requests import ApiRequest, TokenRequest
 from billing import checkout, stripe_sync
 from billing.models import Plan, Subscription
-from billing.quota import Limits, limits_for, usage_for
+from billing.quota import limits_for, usage_for, used_images
+from billing.serializers import SubscriptionDetailsSerializer, UsageSerializer
 from upscaler_site.api import ValidationFailed, ok
+from upscaler_site.openapi import envelope, error
+from upscaler_site.serializers import RequestSerializer, one_of
+
+USAGE_EXAMPLE = OpenApiExample(
+    "Starter",
+    response_only=True,
+    value={
+        "success": True,
+        "message": "Usage statistics retrieved successfully",
+        "data": {
+            "plan": "starter",
+            "image_uploads": {"used": 42, "limit": 100, "remaining": 58, "unlimited": False, "exceeded": False,
+                              "percentage": 42.0, "period_start": "2026-11-01", "resets_at": "2026-12-01T00:00:00Z"},
+            "features": ["api_access", "priority_support"],
+            "plan_details": {"id": 2, "name": "Starter", "slug": "starter", "price": 9, "price_is_minimum": False,
+                             "features": ["api_access", "priority_support"],
+                             "limits": ["100 images per month", "500 API requests per hour", "Scale factors up to 4x",
+                                        "Images up to 16 megapixels", "5 images processing at once"],
+                             "quota": {"images_per_month": 100, "requests_per_hour": 500, "max_scale": 4,
+                                       "max_input_megapixels": 16.0, "max_unfinished_jobs": 5, "batches": False,
+                                       "api_access": True}},
+        },
+    },
+)  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
 
-def plan_summary(workspace: Workspace) -> dict[str, Any]:
-    """The plan ``workspace`` is on, as the profile shows it: ``pricing_plan`` (the documented name) and
-    ``plan`` (ours, kept for clients written against it)."""
-    plan = limits_for(workspace).plan
-    summary = {"id": plan.pk, "name": plan.name, "slug": plan.slug}
-    return {"pricing_plan": summary, "plan": summary}
+class QuotaHeadersMixin:
+    """For API views: send ``X-RateLimit-Limit`` (the monthly image quota) and ``X-RateLimit-Remaining``."""
 
+    #: The headers, as the OpenAPI schema lists them (:class:`upscaler_site.openapi.AutoSchema`).
+    openapi_response_headers = [
+        OpenApiParameter("X-RateLimit-Limit", int, OpenApiParameter.HEADER, response=True,
+                         description="The workspace's monthly image quota (with credentials only)."),
+        OpenApiParameter("X-RateLimit-Remaining", int, OpenApiParameter.HEADER, response=True,
+                         description="Images left this month (with credentials only)."),
+    ]  # fmt: skip
 
-def plan_payload(plan: Plan, limits: Limits | None = None) -> dict[str, Any]:
-    """A plan as ``/api/subscription`` and ``/api/usage`` show it.
-
-    The documented fields (``name``, ``slug``, ``price``, ``features`` and ``limits`` as
-    arrays of strings), and the same limits as numbers under ``quota``. ``limits``, when
-    given, supplies the workspace's own monthly images (an Enterprise contract's).
-    """
-    images_per_month = limits.images_per_month if limits else plan.images_per_month
-    price = plan.price
-    return {
-        "id": plan.pk,
-        "name": plan.name,
-        "slug": plan.slug,
-        "price": int(price) if price == price.to_integral_value() else float(price),
-        "price_is_minimum": plan.price_is_minimum,
-        "features": plan.features,
-        "limits": plan.describe_limits(images_per_month),
-        "quota": {
-            "images_per_month": images_per_month,
-            "requests_per_hour": plan.requests_per_hour,
-            "max_scale": limits.max_scale if limits else plan.max_scale,
-            "max_input_megapixels": plan.max_input_megapixels,
-            "max_unfinished_jobs": plan.max_unfinished_jobs,
-            "batches": plan.batches,
-            "api_access": plan.api_access,
-        },
-    }
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        workspace = getattr(getattr(request, "auth", None), "workspace", None)
+        if workspace is not None:
+            limit = limits_for(workspace).images_per_month
+            response["X-RateLimit-Limit"] = str(limit)
+            response["X-RateLimit-Remaining"] = str(max(limit - used_images(workspace), 0))
+        return response
 
 
 class UsageView(APIView):
-    """``GET /api/usage``: this month's images against the quota, and the plan's features.
-
-    ``plan`` is the plan's slug and ``features`` its switches, as documented; the whole
-    plan is under ``plan_details``.
-    """
+    """``GET /api/usage``: this month's images against the quota, and the plan's features."""
 
     required_abilities = {"GET": Ability.USER_READ}
 
+    @extend_schema(
+        summary="Usage this month",
+        description="This month's images against the plan's quota, and the plan's features.",
+        responses=envelope("UsageResponse", UsageSerializer()),
+        examples=[USAGE_EXAMPLE],
+    )
     def get(self, request: ApiRequest) -> Response:
         workspace = request_workspace(request)
         limits = limits_for(workspace)
         usage = usage_for(workspace, limits)
-        return ok(
-            {
-                "plan": usage.plan.slug,
-                "image_uploads": {
-                    "used": usage.used,
-                    "limit": usage.limit,
-                    "remaining": usage.remaining,
-                    "unlimited": False,
-                    "exceeded": usage.exhausted,
-                    "percentage": usage.percentage,
-                    "period_start": usage.period_start.isoformat(),
-                    "resets_at": usage.resets_at.isoformat(),
-                },
-                "features": usage.plan.features,
-                "plan_details": plan_payload(usage.plan, limits),
-            },
-            "Usage statistics retrieved successfully",
-        )
-
-
-def subscription_payload(workspace: Workspace, subscription: Subscription | None) -> dict[str, Any]:
-    """The workspace's subscription in the documented shape; Free, having no stored row, as a
-    lasting active ``default`` subscription with a null ``id``."""
-    if subscription is None:
-        return {
-            "id": None,
-            "type": "default",
-            "status": Subscription.Status.ACTIVE.value,
-            "quantity": 1,
-            "trial_ends_at": None,
-            "ends_at": None,
-            "created_at": workspace.created_at,
-            "is_active": True,
-            "is_on_trial": False,
-            "is_cancelled": False,
-            "is_on_grace_period": False,
-        }
-    return {
-        "id": subscription.pk,
-        "type": "default",
-        "status": subscription.status,
-        "quantity": subscription.quantity,
-        "trial_ends_at": subscription.trial_ends_at,
-        "ends_at": subscription.ends_at,
-        "created_at": subscription.created_at,
-        "is_active": subscription.is_active,
-        "is_on_trial": subscription.is_on_trial,
-        "is_cancelled": subscription.is_cancelled,
-        "is_on_grace_period": subscription.is_on_grace_period,
-    }
+        return ok(UsageSerializer(usage, context={"limits": limits}).data, "Usage statistics retrieved successfully")
 
 
 class SubscriptionView(APIView):
@@ -131,14 +95,19 @@ class SubscriptionView(APIView):
 
     required_abilities = {"GET": Ability.USER_READ}
 
+    @extend_schema(
+        summary="Subscription and plan",
+        description="The workspace's subscription and plan. On Free, which has no subscription to "
+        "cancel, `subscription` is an active `default` one whose `id` is null.",
+        responses=envelope("SubscriptionResponse", SubscriptionDetailsSerializer()),
+    )
     def get(self, request: ApiRequest) -> Response:
         workspace = request_workspace(request)
         limits = limits_for(workspace)
-        return ok(
-            {"subscription": subscription_payload(workspace, limits.subscription),
-             "plan": plan_payload(limits.plan, limits)},
-            "Subscription details retrieved successfully",
-        )  # fmt: skip
+        subscription = limits.subscription or Subscription.implicit(workspace)
+        data = SubscriptionDetailsSerializer({"subscription": subscription, "plan": limits.plan},
+                                             context={"limits": limits}).data  # fmt: skip
+        return ok(data, "Subscription details retrieved successfully")
 
 
 class PaymentsUnavailable(APIException):
@@ -171,16 +140,40 @@ def _call_stripe(func: Callable[..., str], *args: Any) -> str:
         raise PaymentProviderError() from None
 
 
+class CheckoutRequestSerializer(RequestSerializer):
+    plan = serializers.CharField(help_text="The slug of the plan to subscribe to, e.g. professional.")
+
+    def validate_plan(self, slug: str) -> str:
+        if not Plan.objects.filter(slug=slug).exists():
+            raise serializers.ValidationError(
+                f"The plan must be {one_of(Plan.objects.values_list('slug', flat=True))}."
+            )
+        return slug
+
+
+STRIPE_ERRORS = {
+    502: error("Stripe could not be reached; try again."),
+    503: error("Payments are not configured on this server."),
+}
+REDIRECT = envelope("RedirectResponse", inline_serializer("Redirect", {"url": serializers.URLField()}))
+
+
 class CheckoutApiView(APIView):
     """``POST /api/billing/checkout {plan: slug}``: a Stripe Checkout URL (owner or admin, ``billing:write``)."""
 
     required_abilities = {"POST": Ability.BILLING_WRITE}
 
+    @extend_schema(
+        summary="Start a Stripe Checkout",
+        description="A Stripe Checkout URL to subscribe the workspace to a plan; owners and admins only.",
+        request=CheckoutRequestSerializer,
+        responses={200: REDIRECT, **STRIPE_ERRORS},
+    )
     def post(self, request: TokenRequest) -> Response:
         workspace = _manager_workspace(request)
-        slug = str(request.data.get("plan", "")) if isinstance(request.data, dict) else ""
-        if not Plan.objects.filter(slug=slug).exists():
-            raise ValidationFailed({"plan": ["Unknown plan."]})
+        serializer = CheckoutRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        slug = serializer.validated_data["plan"]
         url = _call_stripe(checkout.start_checkout, request._request, request.user, workspace, slug)
         return ok({"url": url})
 
@@ -190,6 +183,12 @@ class PortalApiView(APIView):
 
     required_abilities = {"POST": Ability.BILLING_WRITE}
 
+    @extend_schema(
+        summary="Open the Stripe billing portal",
+        description="A Stripe Billing Portal URL (invoices, payment method, cancellation); owners and admins only.",
+        request=None,
+        responses={200: REDIRECT, **STRIPE_ERRORS},
+    )
     def post(self, request: TokenRequest) -> Response:
         workspace = _manager_workspace(request)
         url = _call_stripe(checkout.start_portal, request._request, workspace)

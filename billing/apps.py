@@ -16,9 +16,11 @@ class BillingConfig(AppConfig):
     verbose_name = "Billing: plans, subscriptions and usage"
 
     def ready(self) -> None:
-        from accounts.api import PROFILE_SECTIONS
+        from accounts.serializers import PROFILE_FIELDS
         from billing import signals  # noqa: F401  (cancels a deleted workspace's Stripe subscription)
-        from billing.api import plan_summary
+        from billing.serializers import WorkspacePlanField
 
-        PROFILE_SECTIONS.append(plan_summary)
+        # The documented name, and ours (kept for clients written against it).
+        PROFILE_FIELDS["pricing_plan"] = WorkspacePlanField
+        PROFILE_FIELDS["plan"] = WorkspacePlanField
         post_migrate.connect(create_cache_table, sender=self, dispatch_uid="billing.create_cache_table")

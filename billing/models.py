@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.db import models
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    from accounts.models import Workspace
 
 
 class Plan(models.Model):
@@ -111,6 +115,11 @@ class Subscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.workspace} on {self.plan} ({self.status})"
+
+    @classmethod
+    def implicit(cls, workspace: Workspace) -> Subscription:
+        """What a workspace without a subscription has: Free, active, never ending. Not saved (``pk`` None)."""
+        return cls(workspace=workspace, plan=Plan.free(), created_at=workspace.created_at)
 
     @property
     def is_on_trial(self) -> bool:

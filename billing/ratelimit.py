@@ -31,13 +31,12 @@ from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework.request import Request
-from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 
 from accounts.authentication import request_token
 from accounts.models import InvalidToken, Workspace
-from billing.quota import limits_for, used_images
-from upscaler_site.api import TooManyRequests, error_body
+from billing.quota import limits_for
+from upscaler_site.api import TooManyRequests, docs_paths, error_body
 
 WINDOW = 3600
 PLAN_CACHE_SECONDS = 60
@@ -148,7 +147,7 @@ class AnonymousRateLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not request.path.startswith("/api/") or not _is_anonymous(request):
+        if not request.path.startswith("/api/") or request.path in docs_paths() or not _is_anonymous(request):
             return self.get_response(request)
         limit = settings.ANON_REQUESTS_PER_HOUR
         allowed, retry_after = hit(f"ip:{client_network(request)}", limit)
@@ -156,17 +155,4 @@ class AnonymousRateLimitMiddleware:
             return self.get_response(request)
         response = JsonResponse(error_body(refusal(limit, retry_after)), status=429)
         response["Retry-After"] = str(retry_after)
-        return response
-
-
-class QuotaHeadersMixin:
-    """For API views: send ``X-RateLimit-Limit`` (the monthly image quota) and ``X-RateLimit-Remaining``."""
-
-    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
-        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
-        workspace = getattr(getattr(request, "auth", None), "workspace", None)
-        if workspace is not None:
-            limit = limits_for(workspace).images_per_month
-            response["X-RateLimit-Limit"] = str(limit)
-            response["X-RateLimit-Remaining"] = str(max(limit - used_images(workspace), 0))
         return response

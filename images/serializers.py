@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from billing.quota import Limits
@@ -40,6 +41,7 @@ class ProbedUpload:
     header: ImageHeader
 
 
+@extend_schema_serializer(component_name="Upscale")
 class UpscaleRequestSerializer(RequestSerializer):
     """``POST /api/images/upscale``: an image file and either a scale factor or a target size.
 
@@ -50,12 +52,34 @@ class UpscaleRequestSerializer(RequestSerializer):
     (:attr:`submission`), ready for :func:`images.jobs.submit`.
     """
 
-    image = serializers.FileField(allow_empty_file=False)
-    scale_factor = serializers.ChoiceField(choices=SCALE_FACTORS, required=False)
-    target_width = serializers.IntegerField(min_value=1, max_value=MAX_TARGET_SIDE, required=False)
-    target_height = serializers.IntegerField(min_value=1, max_value=MAX_TARGET_SIDE, required=False)
-    model = serializers.ChoiceField(choices=MODEL_CHOICES, required=False)
-    max_quality = serializers.BooleanField(required=False, default=False)
+    image = serializers.FileField(
+        allow_empty_file=False, help_text="JPEG, PNG, WebP, BMP, TIFF or GIF; at most 10 MB by default."
+    )
+    scale_factor = serializers.ChoiceField(
+        choices=SCALE_FACTORS,
+        required=False,
+        help_text="Defaults to 2; at most the plan's maximum. Cannot be used with target_width/target_height.",
+    )
+    target_width = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_TARGET_SIDE,
+        required=False,
+        help_text="Exact output width in pixels; without target_height, the height keeps the aspect ratio.",
+    )
+    target_height = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_TARGET_SIDE,
+        required=False,
+        help_text="Exact output height in pixels; without target_width, the width keeps the aspect ratio.",
+    )
+    model = serializers.ChoiceField(
+        choices=MODEL_CHOICES,
+        required=False,
+        help_text="The network (default: the server's, standard unless configured); auto picks one from the pixels.",
+    )
+    max_quality = serializers.BooleanField(
+        required=False, default=False, help_text="Geometric self-ensemble: 8 passes, slower (precise model only)."
+    )
     keep_metadata = serializers.BooleanField(
         required=False, default=False, help_text="Keep all EXIF (GPS, camera) in the result; default: technical only."
     )
@@ -140,13 +164,16 @@ class ImageSerializer(serializers.ModelSerializer[Image]):
     original_dimensions_formatted = serializers.SerializerMethodField()
     upscaled_path = serializers.SerializerMethodField()
     upscaled_size_human = serializers.SerializerMethodField()
-    upscaled_dimensions = serializers.CharField(read_only=True)
+    upscaled_dimensions = serializers.CharField(read_only=True, allow_null=True)
     upscaled_dimensions_formatted = serializers.SerializerMethodField()
     upscaled_format = serializers.SerializerMethodField()
     model_used = serializers.SerializerMethodField()
     download_url = serializers.SerializerMethodField()
     error = serializers.SerializerMethodField()
     batch_id = serializers.UUIDField(read_only=True, allow_null=True)
+    scale_chain = serializers.ListField(
+        child=serializers.IntegerField(), read_only=True, help_text="The network's native scales, in order."
+    )
 
     class Meta:
         model = Image
@@ -232,3 +259,10 @@ class ImageSerializer(serializers.ModelSerializer[Image]):
             return None
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request else path
+
+
+class DownloadSerializer(serializers.Serializer[Any]):
+    """``GET /api/images/{id}/download``: a signed URL to the result, and its file name."""
+
+    download_url = serializers.URLField(help_text="Signed; it expires. Fetch it without the Authorization header.")
+    filename = serializers.CharField()

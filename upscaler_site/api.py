@@ -7,16 +7,17 @@ the errors that DRF and Django raise themselves.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.core.paginator import Page
 from django.http import Http404
+from django.urls import reverse
 from rest_framework import exceptions, pagination, status
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
-from rest_framework.views import exception_handler as drf_exception_handler
 
 from upscaler_site.serializers import one_of
 
@@ -106,6 +107,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.ParseError()
     elif isinstance(exc, exceptions.ValidationError) and not isinstance(exc, ValidationFailed):
         exc = ValidationFailed(exc.detail)
+
+    # Imported here: rest_framework.views reads DEFAULT_THROTTLE_CLASSES while it is imported, and
+    # the throttle's module (billing.ratelimit) imports this one.
+    from rest_framework.views import exception_handler as drf_exception_handler
 
     response = drf_exception_handler(exc, context)
     if response is None:
@@ -205,3 +210,10 @@ def paginated_by_status(
     return paginator.get_paginated_response(
         serializer_class(page, many=True, context={"request": request}).data, message
     )
+
+
+@functools.cache
+def docs_paths() -> frozenset[str]:
+    """The paths of the API's documentation (:mod:`upscaler_site.apidocs`): reading it is not an API
+    call, so no hourly limit counts it."""
+    return frozenset(reverse(name) for name in ("api-schema", "api-docs", "api-redoc"))

@@ -82,16 +82,26 @@ class ApiErrorEnvelopeMiddleware:
         return envelope
 
 
-class ContentSecurityPolicyMiddleware(CSPMiddleware):
-    """django-csp's policy (``CONTENT_SECURITY_POLICY``), with inline styles allowed in the admin only.
+#: Pages whose third-party code needs more than the site's policy, by path prefix.
+CSP_RELAXED = {
+    # Django's admin templates set style attributes.
+    "/admin/": {"style-src": ["'unsafe-inline'"]},
+    # ReDoc (styled-components) injects <style> elements, and runs its search in a blob: worker.
+    "/api/redoc": {"style-src": ["'unsafe-inline'"], "worker-src": ["'self'", "blob:"]},
+}
 
-    Django's admin templates set style attributes; every page of our own runs without them.
+
+class ContentSecurityPolicyMiddleware(CSPMiddleware):
+    """django-csp's policy (``CONTENT_SECURITY_POLICY``), relaxed only where :data:`CSP_RELAXED` says.
+
+    Every page of our own runs without inline styles or scripts.
     """
 
     def get_policy_parts(
         self, request: HttpRequest, response: HttpResponseBase, report_only: bool = False
     ) -> PolicyParts:
         parts = super().get_policy_parts(request, response, report_only)
-        if request.path.startswith("/admin/"):
-            parts.update = {**(parts.update or {}), "style-src": ["'unsafe-inline'"]}
+        for prefix, extra in CSP_RELAXED.items():
+            if request.path.startswith(prefix):
+                parts.update = {**(parts.update or {}), **extra}
         return parts

@@ -69,6 +69,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_q",
     "csp",
     "allauth",
@@ -255,6 +257,48 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "upscaler_site.api.PageNumberPagination",
     "PAGE_SIZE": 15,
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "upscaler_site.openapi.AutoSchema",
+}
+
+# The OpenAPI contract (/api/schema, /api/docs, /api/redoc): see upscaler_site/openapi.py.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Upscaler API",
+    "VERSION": "1.0.0",
+    "OAS_VERSION": "3.1.0",
+    "DESCRIPTION": """AI image upscaling: upload an image (or up to 20), get 202 and an id, poll until
+`completed`, then download the result.
+
+**Every response** is an envelope: `{"success": true, "message": "...", "data": ...}`, or on
+error `{"success": false, "message": "...", "errors": {"field": ["..."]}}` (field errors on 422).
+
+**Authentication:** `Authorization: Bearer <token>` (`Token <token>` works too). Get a token from
+`POST /api/auth/register`, `POST /api/auth/login` or the dashboard's API tokens page. Each token acts
+on one workspace and has abilities (`images:read`, `images:write`, ...).
+
+**Limits:** the plan's API requests per hour (429 with `Retry-After` beyond it; 10 per hour per IP
+without credentials) and images per month (403 beyond it). Image and batch endpoints send
+`X-RateLimit-Limit` and `X-RateLimit-Remaining`: the monthly image quota and what is left of it.
+
+**Ids** are UUIDs: treat them as opaque strings.""",
+    "SCHEMA_PATH_PREFIX": "/api/",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "displayOperationId": False},
+    "ENUM_NAME_OVERRIDES": {"SubscriptionTypeEnum": ["default"]},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "upscaler_site.openapi.drop_docstrings",
+    ],
+    "TAGS": [
+        {"name": "Authentication", "description": "Register, log in and out, revoke tokens."},
+        {"name": "Images", "description": "Upload, poll, download and delete images."},
+        {"name": "Batches", "description": "Up to 20 images in one request (Professional and Enterprise)."},
+        {"name": "Account", "description": "The profile, usage, subscription and API tokens."},
+        {"name": "Billing", "description": "Stripe Checkout and the billing portal."},
+    ],
 }
 
 # --- Billing (Stripe) ------------------------------------------------------------------

@@ -6,7 +6,12 @@ rendered them."""
 from django.contrib import admin
 from django.urls import include, path
 
+from upscaler_site.apidocs import RedocView, SchemaView, SwaggerView
+
 urlpatterns = [
+    path("api/schema", SchemaView.as_view(), name="api-schema"),
+    path("api/docs", SwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc", RedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("", include("accounts.urls")),

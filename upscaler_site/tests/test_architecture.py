@@ -150,3 +150,29 @@ def test_the_web_tier_loads_without_pytorch():
     out = subprocess.run([sys.executable, "-c", _WEB_TIER], cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=120, check=True)  # fmt: skip
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def _drf_setting_modules() -> list[str]:
+    from django.conf import settings
+
+    paths: set[str] = set()
+    for value in settings.REST_FRAMEWORK.values():
+        for path in value if isinstance(value, list) else [value]:
+            if isinstance(path, str) and path.split(".")[0] in ("accounts", "billing", "images", "batches",
+                                                                "upscaler_site"):  # fmt: skip
+                paths.add(path.rsplit(".", 1)[0])
+    return sorted(paths)
+
+
+@pytest.mark.parametrize("module", _drf_setting_modules())
+def test_the_modules_drf_settings_name_import_first(module):
+    """DRF imports these while it builds APIView: imported before anything else has loaded
+    rest_framework.views, they must not need APIView themselves (a circular import)."""
+    code = (
+        "import importlib, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'upscaler_site.settings'\n"
+        f"import django; django.setup(); importlib.import_module({module!r})"
+    )
+    env = {"PATH": "/usr/bin:/bin", "DEBUG": "1", "HOME": str(ROOT)}
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]

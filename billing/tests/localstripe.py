@@ -1,4 +1,5 @@
-"""A localstripe server (a stateful fake Stripe, PyPI ``localstripe``) for the Stripe tests.
+"""A localstripe server (a stateful fake Stripe, PyPI ``localstripe``) for the Stripe tests, a pytest plugin
+(the root conftest.py loads it: the compatibility tests use it too).
 
 It runs as a subprocess on a free loopback port for the whole session, keeps its state
 in memory only (its usual pickle in /tmp is switched off), and the ``stripe_settings``
