@@ -148,9 +148,9 @@ class UpscaleRequestSerializer(RequestSerializer):
 class ImageSerializer(serializers.ModelSerializer[Image]):
     """An image record as the API shows it: the documented fields, and ours beside them.
 
-    ``target_width``/``target_height`` are what the request named (null when it gave a
-    scale factor, as documented); ``output_width``/``output_height`` are the size the
-    result will have either way.
+    ``target_width``/``target_height`` are the target size of a request that named one
+    (null when it gave a scale factor, as documented); ``output_width``/``output_height``
+    are the size the result will have either way.
     """
 
     target_width = serializers.SerializerMethodField()
