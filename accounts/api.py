@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import logins
+from accounts import examples, logins
 from accounts import openapi as _openapi  # noqa: F401  (registers the security schemes)
 from accounts.models import TOKEN_SCHEME, UNVERIFIED_TOKEN_LIFETIME, Ability, ApiToken, User
 from accounts.requests import TokenRequest
@@ -66,6 +66,7 @@ class RegisterView(PublicView):
         "verified the token can only read `GET /api/user`, and it expires after 24 hours.",
         request=RegisterSerializer,
         responses={201: envelope("RegisterResponse", IssuedTokenSerializer())},
+        examples=[examples.REGISTERED],
     )
     def post(self, request: Request) -> Response:
         serializer = RegisterSerializer(data=request.data)
@@ -98,6 +99,7 @@ class LoginView(PublicView):
             401: error("The email address or the password is wrong."),
             403: error("The email address is not verified yet, or the user is not in that workspace."),
         },
+        examples=[examples.LOGGED_IN],
     )
     def post(self, request: Request) -> Response:
         serializer = LoginSerializer(data=request.data)
@@ -159,6 +161,7 @@ class UserView(APIView):
         description="The user, the workspace the token acts on, every workspace they belong to, and the plan. "
         "Readable before the email address is verified.",
         responses=envelope("UserResponse", ProfileSerializer()),
+        examples=[examples.PROFILE],
     )
     def get(self, request: TokenRequest) -> Response:
         data = ProfileSerializer(request.user, context={"workspace": request.auth.workspace}).data
@@ -170,8 +173,12 @@ class TokenListView(APIView):
 
     required_abilities = {"GET": Ability.USER_READ, "POST": Ability.TOKENS_WRITE}
 
-    @extend_schema(summary="List tokens", description="The user's active tokens, in every workspace.",
-                   responses=envelope("TokenListResponse", TokenListSerializer()))  # fmt: skip
+    @extend_schema(
+        summary="List tokens",
+        description="The user's active tokens, in every workspace.",
+        responses=envelope("TokenListResponse", TokenListSerializer()),
+        examples=[examples.TOKENS],
+    )
     def get(self, request: TokenRequest) -> Response:
         tokens = list(request.user.api_tokens.active().select_related("workspace"))
         return ok(TokenListSerializer(tokens).data, "API tokens retrieved successfully")

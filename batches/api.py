@@ -22,7 +22,7 @@ from zipstream import ZipStream
 from accounts.models import Ability, ApiToken
 from accounts.permissions import request_workspace
 from accounts.requests import ApiRequest
-from batches import jobs
+from batches import examples, jobs
 from batches.models import Batch, BatchQuerySet
 from batches.serializers import BATCH_UPLOAD, BatchSerializer, validate_batch
 from billing.api import QuotaHeadersMixin
@@ -67,6 +67,7 @@ class BatchListView(QuotaHeadersMixin, APIView):
         f"done. {PLAN_LIMITS}",
         request={"multipart/form-data": BATCH_UPLOAD},
         responses={202: BATCH},
+        examples=[examples.CREATED],
     )
     def post(self, request: ApiRequest) -> Response:
         workspace = request_workspace(request)

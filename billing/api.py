@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import stripe
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException
 from rest_framework.exceptions import PermissionDenied as ApiPermissionDenied
@@ -18,35 +18,13 @@ from rest_framework.views import APIView
 from accounts.models import Ability, Workspace
 from accounts.permissions import request_workspace
 from accounts.requests import ApiRequest, TokenRequest
-from billing import checkout, stripe_sync
+from billing import checkout, examples, stripe_sync
 from billing.models import Plan, Subscription
 from billing.quota import limits_for, usage_for, used_images
 from billing.serializers import SubscriptionDetailsSerializer, UsageSerializer
 from upscaler_site.api import ValidationFailed, ok
 from upscaler_site.openapi import envelope, error
 from upscaler_site.serializers import RequestSerializer, one_of
-
-USAGE_EXAMPLE = OpenApiExample(
-    "Starter",
-    response_only=True,
-    value={
-        "success": True,
-        "message": "Usage statistics retrieved successfully",
-        "data": {
-            "plan": "starter",
-            "image_uploads": {"used": 42, "limit": 100, "remaining": 58, "unlimited": False, "exceeded": False,
-                              "percentage": 42.0, "period_start": "2026-11-01", "resets_at": "2026-12-01T00:00:00Z"},
-            "features": ["api_access", "priority_support"],
-            "plan_details": {"id": 2, "name": "Starter", "slug": "starter", "price": 9, "price_is_minimum": False,
-                             "features": ["api_access", "priority_support"],
-                             "limits": ["100 images per month", "500 API requests per hour", "Scale factors up to 4x",
-                                        "Images up to 16 megapixels", "5 images processing at once"],
-                             "quota": {"images_per_month": 100, "requests_per_hour": 500, "max_scale": 4,
-                                       "max_input_megapixels": 16.0, "max_unfinished_jobs": 5, "batches": False,
-                                       "api_access": True}},
-        },
-    },
-)  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +59,7 @@ class UsageView(APIView):
         summary="Usage this month",
         description="This month's images against the plan's quota, and the plan's features.",
         responses=envelope("UsageResponse", UsageSerializer()),
-        examples=[USAGE_EXAMPLE],
+        examples=[examples.USAGE],
     )
     def get(self, request: ApiRequest) -> Response:
         workspace = request_workspace(request)
@@ -100,6 +78,7 @@ class SubscriptionView(APIView):
         description="The workspace's subscription and plan. On Free, which has no subscription to "
         "cancel, `subscription` is an active `default` one whose `id` is null.",
         responses=envelope("SubscriptionResponse", SubscriptionDetailsSerializer()),
+        examples=[examples.SUBSCRIPTION],
     )
     def get(self, request: ApiRequest) -> Response:
         workspace = request_workspace(request)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import FileResponse, Http404, HttpRequest
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
@@ -15,37 +15,13 @@ from accounts.permissions import request_workspace
 from accounts.requests import ApiRequest
 from billing.api import QuotaHeadersMixin
 from billing.quota import limits_for
-from images import files, jobs
+from images import examples, files, jobs
 from images.models import Image
 from images.serializers import DownloadSerializer, ImageSerializer, UpscaleRequestSerializer
 from upscaler_site.api import ok, paginated_by_status
 from upscaler_site.openapi import MESSAGE, envelope, error, list_parameters, paginated
 
 IMAGE = envelope("ImageResponse", ImageSerializer())
-#: The documented upload answer, with our fields beside the documented ones.
-UPLOADED_EXAMPLE = OpenApiExample(
-    "Queued",
-    response_only=True,
-    status_codes=["202"],
-    value={
-        "success": True,
-        "message": "Image uploaded and queued for processing",
-        "data": {
-            "id": "0b5e3f6c-2a53-4a8e-9d7e-6c1f0d2b9a41", "status": "pending", "batch_id": None,
-            "original_filename": "photo.jpg", "original_path": "originals/2026/11/0b5e3f6c.jpg",
-            "original_size": 2048576, "original_size_human": "2 MB", "original_width": 1920, "original_height": 1080,
-            "original_dimensions": "1920x1080", "original_dimensions_formatted": "1920 x 1080",
-            "original_format": "JPEG", "scale_factor": 2, "target_width": None, "target_height": None,
-            "output_width": 3840, "output_height": 2160, "api_request": True, "model": "standard",
-            "model_used": "standard", "model_reason": "", "max_quality": False, "keep_metadata": False,
-            "scale_chain": [2], "upscaled_path": None, "upscaled_size": None, "upscaled_size_human": None,
-            "upscaled_width": None, "upscaled_height": None, "upscaled_dimensions": None,
-            "upscaled_dimensions_formatted": None, "upscaled_format": None, "processing_time": None, "error": None,
-            "download_url": None, "created_at": "2026-02-15T12:00:00Z", "updated_at": "2026-02-15T12:00:00Z",
-            "started_at": None, "completed_at": None,
-        },
-    },
-)  # fmt: skip
 
 
 class UpscaleView(QuotaHeadersMixin, APIView):
@@ -59,7 +35,7 @@ class UpscaleView(QuotaHeadersMixin, APIView):
         "seconds until `status` is `completed` or `failed`, then get `GET /api/images/{id}/download`.",
         request={"multipart/form-data": UpscaleRequestSerializer},
         responses={202: IMAGE},
-        examples=[UPLOADED_EXAMPLE],
+        examples=[examples.UPLOADED, examples.INVALID],
     )
     def post(self, request: ApiRequest) -> Response:
         workspace = request_workspace(request)
@@ -84,6 +60,7 @@ class ImageListView(QuotaHeadersMixin, APIView):
         description="The workspace's images, newest first.",
         parameters=list_parameters(Image.Status.values),
         responses=paginated("ImagePage", ImageSerializer),
+        examples=[examples.LISTED],
     )
     def get(self, request: ApiRequest) -> Response:
         images = Image.objects.in_workspace(request_workspace(request))
@@ -97,13 +74,13 @@ class ImageDetailView(QuotaHeadersMixin, APIView):
     required_abilities = {"GET": Ability.IMAGES_READ, "DELETE": Ability.IMAGES_DELETE}
 
     @extend_schema(summary="Get an image", description="Its status and details: poll this until it is done.",
-                   responses=IMAGE)  # fmt: skip
+                   responses=IMAGE, examples=[examples.RETRIEVED])  # fmt: skip
     def get(self, request: ApiRequest, pk: str) -> Response:
         image = get_object_or_404(Image.objects.in_workspace(request_workspace(request)), pk=pk)
         return ok(ImageSerializer(image, context={"request": request}).data, "Image retrieved successfully")
 
     @extend_schema(summary="Delete an image", description="The record, the upload and the result.",
-                   responses={200: MESSAGE})  # fmt: skip
+                   responses={200: MESSAGE}, examples=[examples.DELETED])  # fmt: skip
     def delete(self, request: ApiRequest, pk: str) -> Response:
         image = get_object_or_404(Image.objects.in_workspace(request_workspace(request)), pk=pk)
         image.delete()  # the files follow once the row is gone: images.jobs.forget
@@ -122,6 +99,7 @@ class ImageDownloadView(QuotaHeadersMixin, APIView):
             200: envelope("DownloadResponse", DownloadSerializer()),
             400: error("The image is not completed (yet): the message says its status, and why it failed."),
         },
+        examples=[examples.DOWNLOAD],
     )
     def get(self, request: ApiRequest, pk: str) -> Response:
         image = get_object_or_404(Image.objects.in_workspace(request_workspace(request)), pk=pk)
