@@ -27,7 +27,8 @@ def _upload_fields() -> dict[str, serializers.Field]:
         "images[]": serializers.ListField(
             child=serializers.FileField(),
             min_length=1,
-            help_text="1 to 20 image files (the server's BATCH_MAX_IMAGES); `images` works too.",
+            max_length=settings.BATCH_MAX_IMAGES,
+            help_text="The image files (1 to 20 by default); `images` works too.",
         ),
         **{name: fields[name] for name in OPTION_FIELDS},
         "name": serializers.CharField(required=False, max_length=255, help_text="A label for the batch."),
