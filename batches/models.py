@@ -58,7 +58,7 @@ class Batch(models.Model):
     total_images = models.PositiveSmallIntegerField()
     completed_images = models.PositiveSmallIntegerField(default=0)
     failed_images = models.PositiveSmallIntegerField(default=0)
-    scale_factor = models.PositiveSmallIntegerField(null=True, blank=True)
+    scale_factor = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
     target_width = models.PositiveIntegerField(null=True, blank=True)
     target_height = models.PositiveIntegerField(null=True, blank=True)
     model = models.CharField(max_length=32)

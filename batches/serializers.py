@@ -12,13 +12,14 @@ from rest_framework import serializers
 from batches.models import Batch
 from billing.quota import Limits
 from images.jobs import Submission
-from images.serializers import ImageSerializer, UpscaleRequestSerializer
+from images.serializers import ImageSerializer, ScaleFactorField, UpscaleRequestSerializer
 from upscaler_site.api import ValidationFailed
 
 #: Multipart names the files may come under: ``images`` repeated, or PHP-style ``images[]``.
 FILE_FIELDS = ("images", "images[]")
 #: Request fields applied to every image of the batch.
-OPTION_FIELDS = ("scale_factor", "target_width", "target_height", "model", "max_quality", "keep_metadata")
+OPTION_FIELDS = ("scale_factor", "target_width", "target_height", "max_width", "max_height", "output_format",
+                 "output_quality", "tune_colors", "model", "max_quality", "keep_metadata")  # fmt: skip
 
 
 def _upload_fields() -> dict[str, serializers.Field]:
@@ -91,6 +92,7 @@ class BatchSerializer(serializers.ModelSerializer[Batch]):
     """A batch as the API shows it, with its images (``ImageSerializer``) in upload order."""
 
     progress = serializers.IntegerField(read_only=True)
+    scale_factor = ScaleFactorField()
     images = serializers.SerializerMethodField()
 
     class Meta:

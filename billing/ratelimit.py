@@ -115,15 +115,32 @@ class WorkspaceRateThrottle(BaseThrottle):
         Throttled: over the limit; answered 429 with ``Retry-After``.
     """
 
+    #: The counter's name, and whose limit a refusal names.
+    scope, whose = "ws", "your plan's"
+
+    def limit(self, workspace: Workspace) -> int:
+        """Requests per hour ``workspace`` may make here."""
+        return _workspace_rate(workspace)
+
     def allow_request(self, request: Request, view: Any) -> bool:
         workspace = getattr(request.auth, "workspace", None)
         if workspace is None:
             return True
-        limit = _workspace_rate(workspace)
-        allowed, retry_after = hit(f"ws:{workspace.pk}", limit)
+        limit = self.limit(workspace)
+        allowed, retry_after = hit(f"{self.scope}:{workspace.pk}", limit)
         if not allowed:
-            raise TooManyRequests(refusal(limit, retry_after, "your plan's"), retry_after)
+            raise TooManyRequests(refusal(limit, retry_after, self.whose), retry_after)
         return True
+
+
+class StatusPollThrottle(WorkspaceRateThrottle):
+    """``STATUS_REQUESTS_PER_HOUR`` per workspace for the status endpoints, counted apart from the plan's
+    limit: polling a job every second or two must not use up the hour's API requests."""
+
+    scope, whose = "poll", "the status polling"
+
+    def limit(self, workspace: Workspace) -> int:
+        return int(settings.STATUS_REQUESTS_PER_HOUR)
 
 
 def _is_anonymous(request: HttpRequest) -> bool:

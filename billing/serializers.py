@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from billing.models import Plan, Subscription
 from billing.quota import Limits, Usage, limits_for
+from upscaler_site.serializers import json_number
 
 
 class PlanSummarySerializer(serializers.ModelSerializer[Plan]):
@@ -68,8 +69,7 @@ class PlanSerializer(serializers.ModelSerializer[Plan]):
 
     @extend_schema_field(OpenApiTypes.NUMBER)  # not oneOf integer/number: 9 is both
     def get_price(self, plan: Plan) -> int | float:
-        price = plan.price
-        return int(price) if price == price.to_integral_value() else float(price)
+        return json_number(plan.price)
 
     def get_limits(self, plan: Plan) -> list[str]:
         limits = self._limits()

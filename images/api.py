@@ -15,9 +15,10 @@ from accounts.permissions import request_workspace
 from accounts.requests import ApiRequest
 from billing.api import QuotaHeadersMixin
 from billing.quota import limits_for
+from billing.ratelimit import StatusPollThrottle
 from images import examples, files, jobs
 from images.models import Image
-from images.serializers import DownloadSerializer, ImageSerializer, UpscaleRequestSerializer
+from images.serializers import DownloadSerializer, ImageSerializer, ImageStatusSerializer, UpscaleRequestSerializer
 from upscaler_site.api import ok, paginated_by_status
 from upscaler_site.openapi import MESSAGE, envelope, error, list_parameters, paginated
 
@@ -85,6 +86,27 @@ class ImageDetailView(QuotaHeadersMixin, APIView):
         image = get_object_or_404(Image.objects.in_workspace(request_workspace(request)), pk=pk)
         image.delete()  # the files follow once the row is gone: images.jobs.forget
         return ok(None, "Image deleted successfully")
+
+
+class ImageStatusView(APIView):
+    """``GET /api/images/{id}/status``: just ``{id, status, progress}``, for polling.
+
+    Counted against ``STATUS_REQUESTS_PER_HOUR``, not the plan's hourly requests.
+    """
+
+    required_abilities = {"GET": Ability.IMAGES_READ}
+    throttle_classes = [StatusPollThrottle]
+
+    @extend_schema(
+        summary="Poll an image's status",
+        description="Only `id`, `status` and `progress` (percent of the network passes done): cheap to poll, and "
+        "counted apart from the plan's hourly requests (7,200 an hour per workspace by default).",
+        responses=envelope("ImageStatusResponse", ImageStatusSerializer()),
+    )
+    def get(self, request: ApiRequest, pk: str) -> Response:
+        image = get_object_or_404(Image.objects.in_workspace(request_workspace(request)).only("id", "status",
+                                  "progress"), pk=pk)  # fmt: skip
+        return ok(ImageStatusSerializer(image).data, "Image status retrieved successfully")
 
 
 class ImageDownloadView(QuotaHeadersMixin, APIView):

@@ -15,11 +15,12 @@ IMAGE_ID = "0b5e3f6c-2a53-4a8e-9d7e-6c1f0d2b9a41"
 def image(**changes: Any) -> dict[str, Any]:
     """The page's photo.jpg (1920x1080, 2 MB) as our image record, pending unless ``changes`` say otherwise."""
     return {
-        "id": IMAGE_ID, "status": "pending", "batch_id": None, "original_filename": "photo.jpg",
+        "id": IMAGE_ID, "status": "pending", "progress": 0, "batch_id": None, "original_filename": "photo.jpg",
         "original_path": f"images/{IMAGE_ID}/original.jpg", "original_size": 2048576, "original_size_human": "2 MB",
         "original_width": 1920, "original_height": 1080, "original_dimensions": "1920x1080",
         "original_dimensions_formatted": "1920 x 1080", "original_format": "JPEG", "scale_factor": 2,
         "target_width": None, "target_height": None, "output_width": 3840, "output_height": 2160,
+        "max_width": None, "max_height": None, "output_format": "auto", "output_quality": None, "tune_colors": False,
         "api_request": True, "model": "standard", "model_used": "standard", "model_reason": "", "max_quality": False,
         "keep_metadata": False, "scale_chain": [4], "upscaled_path": None, "upscaled_size": None,
         "upscaled_size_human": None, "upscaled_width": None, "upscaled_height": None, "upscaled_dimensions": None,
@@ -31,7 +32,7 @@ def image(**changes: Any) -> dict[str, Any]:
 
 
 COMPLETED = image(
-    status="completed", upscaled_path=f"images/{IMAGE_ID}/result.jpg", upscaled_size=8194304,
+    status="completed", progress=100, upscaled_path=f"images/{IMAGE_ID}/result.jpg", upscaled_size=8194304,
     upscaled_size_human="7.81 MB", upscaled_width=3840, upscaled_height=2160, upscaled_dimensions="3840x2160",
     upscaled_dimensions_formatted="3840 x 2160", upscaled_format="JPEG", processing_time=4.82,
     download_url="https://upscaler.example.com/files/eyJpIjoiMGI1ZTNm...", updated_at="2026-02-15T12:00:05Z",
@@ -51,7 +52,7 @@ INVALID = OpenApiExample(
     "Validation failed", response_only=True, status_codes=["422"],
     value={"success": False, "message": "Validation failed",
            "errors": {"image": ["The image field is required."],
-                      "scale_factor": ["The scale factor must be 2, 3 or 4."]}},
+                      "scale_factor": ["The scale factor must be a number from 1.5 to 4."]}},
 )  # fmt: skip
 RETRIEVED = OpenApiExample(
     "Completed", response_only=True, status_codes=["200"],

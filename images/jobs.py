@@ -30,6 +30,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import IO, Any
 
 from django.conf import settings
@@ -41,7 +42,7 @@ from django_q.tasks import async_task
 
 from accounts.models import User, Workspace
 from billing.quota import Limits, limits_for, release_images, reserve_images
-from images.models import Image
+from images.models import Image, OutputFormat
 from inference import UpscaleOptions
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,10 @@ class Submission:
             (:func:`inference.resolve_options`); ``source_size`` is the input's size.
         keep_metadata: keep all of the input's EXIF in the result (GPS, camera), not
             only the technical tags.
+        output_format: :class:`images.models.OutputFormat`: the input's (``auto``) or another.
+        output_quality: JPEG and WebP quality, 1-100; None for the default (90).
+        tune_colors: give the result the input's low-frequency colour.
+        max_width, max_height: the box the request asked the result to fit in (kept to show it).
     """
 
     file: File[Any]
@@ -92,6 +97,11 @@ class Submission:
     format: str
     options: UpscaleOptions
     keep_metadata: bool = False
+    output_format: str = OutputFormat.AUTO
+    output_quality: int | None = None
+    tune_colors: bool = False
+    max_width: int | None = None
+    max_height: int | None = None
 
 
 # --- submit ---------------------------------------------------------------------------------------------
@@ -119,9 +129,10 @@ def submit(
     """Admit, count, store and queue images, all or nothing.
 
     In one transaction: the plan's checks, the monthly quota (all of the images or
-    none), the cap on unfinished jobs, the files in storage, the rows, and the tasks,
-    queued once it commits. A failure anywhere leaves no row, no quota taken and no
-    file behind.
+    none; an input that already fills its box is not counted, there is nothing to
+    upscale), the cap on unfinished jobs, the files in storage, the rows, and the
+    tasks, queued once it commits. A failure anywhere leaves no row, no quota taken
+    and no file behind.
 
     Args:
         batch: the batch row the images belong to (created by :mod:`batches.jobs` in
@@ -140,12 +151,14 @@ def submit(
     images: list[Image] = []
     try:
         with transaction.atomic():
-            month = reserve_images(workspace, len(submissions), limits.images_per_month)
+            charged = sum(not s.options.passthrough for s in submissions)
+            month = reserve_images(workspace, charged, limits.images_per_month) if charged else None
             # After the reservation, whose UPDATE holds the workspace's usage row until this
             # transaction ends: concurrent submissions of a workspace count one after the other.
             limits.check_unfinished(Image.objects.in_workspace(workspace).unfinished().count(), len(submissions))
             for submission in submissions:
-                images.append(_store(workspace, user, submission, month, batch, api_request))
+                charge = None if submission.options.passthrough else month
+                images.append(_store(workspace, user, submission, charge, batch, api_request))
             for image in images:
                 _enqueue_on_commit(image)
     except BaseException:
@@ -168,9 +181,14 @@ def _store(workspace: Workspace, user: User | None, submission: Submission, mont
         original_width=options.source_size[0],
         original_height=options.source_size[1],
         original_format=submission.format,
-        scale_factor=options.scale_factor,
+        scale_factor=None if options.scale_factor is None else Decimal(str(round(options.scale_factor, 2))),
         target_width=options.size[0],
         target_height=options.size[1],
+        max_width=submission.max_width,
+        max_height=submission.max_height,
+        output_format=submission.output_format,
+        output_quality=submission.output_quality,
+        tune_colors=submission.tune_colors,
         model=options.model,
         model_used=options.model_used or "",
         model_reason=options.model_reason,
@@ -229,20 +247,23 @@ def choose_model(image: Image, model: str, reason: str) -> None:
 
 
 def watch(image: Image, every: float = CANCEL_CHECK_SECONDS) -> Callable[[float], None]:
-    """A ``progress`` callback for the pipeline that raises :class:`JobCancelled` once the job is void.
+    """A ``progress`` callback for the pipeline: it records the job's ``progress`` (percent) and raises
+    :class:`JobCancelled` once the job is void.
 
-    It looks at the database at most once per ``every`` seconds, between tiles, so a
-    cancelled 64 MP job stops within a tile or two instead of running to the end.
+    It writes to the database at most once per ``every`` seconds, between tiles, in one
+    UPDATE that only matches a job still processing: a cancelled 64 MP job stops within
+    a tile or two instead of running to the end, and clients see its progress move.
     """
     last = time.monotonic()
 
-    def check(_fraction: float) -> None:
+    def check(fraction: float) -> None:
         nonlocal last
         now = time.monotonic()
         if now - last < every:
             return
         last = now
-        if not Image.objects.filter(pk=image.pk, status=Status.PROCESSING).exists():
+        percent = min(99, int(fraction * 100))  # 100 is for completed
+        if not Image.objects.filter(pk=image.pk, status=Status.PROCESSING).update(progress=percent):
             raise JobCancelled(str(image.pk))
 
     return check
@@ -277,6 +298,7 @@ def complete(image: Image, content: IO[bytes], extension: str, *, width: int, he
             upscaled_format=fmt,
             scale_chain=scale_chain,
             processing_time=round(seconds, 3),
+            progress=100,
             error="",
             completed_at=now,
             updated_at=now,
@@ -323,7 +345,7 @@ def retry(image: Image) -> bool:
     with transaction.atomic():
         now = timezone.now()
         if not Image.objects.move(image.pk, [Status.FAILED], status=Status.PENDING, error="", started_at=None,
-                                  completed_at=None, updated_at=now):  # fmt: skip
+                                  completed_at=None, updated_at=now, progress=0):  # fmt: skip
             return False
         try:
             job_requeued.send(sender=Image, image=image)
@@ -331,7 +353,7 @@ def retry(image: Image) -> bool:
             log.info("Retry of image %s refused: %s", image.pk, exc)
             transaction.set_rollback(True)
             return False
-        month = reserve_images(image.workspace, 1)
+        month = None if image.is_passthrough else reserve_images(image.workspace, 1)
         Image.objects.filter(pk=image.pk).update(quota_month=month)
         image.refresh_from_db()
         _enqueue_on_commit(image)

@@ -67,6 +67,15 @@ class ImageQuerySet(models.QuerySet["Image"]):
         return bool(self.filter(pk=pk, status__in=sources).update(**changes))
 
 
+class OutputFormat(models.TextChoices):
+    """The result's format: the input's (``auto``), or one asked for."""
+
+    AUTO = "auto"
+    PNG = "png"
+    JPEG = "jpeg"
+    WEBP = "webp"
+
+
 def _original_path(instance: Image, filename: str) -> str:
     # Named by the service, with the extension of the format that decoded: the upload's own
     # name is only data (images.files).
@@ -112,10 +121,19 @@ class Image(models.Model):
     original_height = models.PositiveIntegerField()
     original_format = models.CharField(max_length=8)
 
-    scale_factor = models.PositiveSmallIntegerField(null=True, blank=True)
+    scale_factor = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
     # The output size, whether the request named it or it follows from the scale factor.
     target_width = models.PositiveIntegerField()
     target_height = models.PositiveIntegerField()
+    max_width = models.PositiveIntegerField(null=True, blank=True, help_text="The box the result must fit in.")
+    max_height = models.PositiveIntegerField(null=True, blank=True)
+    output_format = models.CharField(
+        max_length=8, choices=OutputFormat.choices, default=OutputFormat.AUTO, help_text="auto: the input's."
+    )
+    output_quality = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="JPEG and WebP quality, 1-100 (default 90)."
+    )
+    tune_colors = models.BooleanField(default=False, help_text="Give the result the input's low-frequency colour.")
     model = models.CharField(max_length=32, help_text="The model asked for; may be 'auto'.")
     model_used = models.CharField(max_length=32, help_text="The model that runs: 'auto' resolved.")
     model_reason = models.CharField(max_length=200, blank=True, help_text="Why 'auto' chose model_used.")
@@ -127,6 +145,7 @@ class Image(models.Model):
     scale_chain = models.JSONField(default=list, blank=True, help_text="Native network scales, in order.")
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent of the network passes done.")
     error = models.TextField(blank=True)
     upscaled = models.FileField(upload_to=_upscaled_path, max_length=255, blank=True)
     upscaled_size = models.PositiveBigIntegerField(null=True, blank=True)
@@ -167,6 +186,16 @@ class Image(models.Model):
         if self.upscaled_width is None:
             return None
         return f"{self.upscaled_width}x{self.upscaled_height}"
+
+    @property
+    def is_passthrough(self) -> bool:
+        """The input already fills the box the result must fit: nothing to upscale, no quota used."""
+        return (self.target_width, self.target_height) == (self.original_width, self.original_height)
+
+    @property
+    def encode_format(self) -> str | None:
+        """The format the result is written in when one was asked for (``"JPEG"``), else None: the input's."""
+        return None if self.output_format == OutputFormat.AUTO else self.output_format.upper()
 
     @property
     def is_finished(self) -> bool:

@@ -3,29 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from drf_spectacular.utils import extend_schema_serializer
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from billing.quota import Limits
 from images.files import safe_filename
 from images.jobs import Submission, max_cpu_seconds
-from images.models import Image, human_size
+from images.models import Image, OutputFormat, human_size
 from inference import (
+    MAX_SCALE_FACTOR,
     MAX_TARGET_SIDE,
+    MIN_SCALE_FACTOR,
     MODEL_CHOICES,
-    SCALE_FACTORS,
+    WEBP_MAX_SIDE,
     ImageHeader,
     InvalidImage,
     SizeError,
     probe_image,
     resolve_options,
-    scale_factors_up_to,
 )
-from upscaler_site.serializers import RequestSerializer, one_of
+from upscaler_site.serializers import RequestSerializer, json_number
 
 
 def max_output_pixels() -> int:
@@ -55,10 +57,14 @@ class UpscaleRequestSerializer(RequestSerializer):
     image = serializers.FileField(
         allow_empty_file=False, help_text="JPEG, PNG, WebP, BMP, TIFF or GIF; at most 10 MB by default."
     )
-    scale_factor = serializers.ChoiceField(
-        choices=SCALE_FACTORS,
+    scale_factor = serializers.DecimalField(
+        max_digits=4,
+        decimal_places=2,
+        min_value=Decimal(str(MIN_SCALE_FACTOR)),
+        max_value=Decimal(MAX_SCALE_FACTOR),
         required=False,
-        help_text="Defaults to 2; at most the plan's maximum. Cannot be used with target_width/target_height.",
+        help_text="From 1.5 to the plan's maximum, fractions allowed (2.5); defaults to 2. Cannot be used with "
+        "target_width/target_height.",
     )
     target_width = serializers.IntegerField(
         min_value=1,
@@ -71,6 +77,30 @@ class UpscaleRequestSerializer(RequestSerializer):
         max_value=MAX_TARGET_SIDE,
         required=False,
         help_text="Exact output height in pixels; without target_width, the width keeps the aspect ratio.",
+    )
+    max_width = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_TARGET_SIDE,
+        required=False,
+        help_text="A box the result must fit in, keeping the aspect ratio. Alone: the largest size within it (up to "
+        "the plan's maximum scale); an input already that large is returned unchanged, without using quota.",
+    )
+    max_height = serializers.IntegerField(
+        min_value=1, max_value=MAX_TARGET_SIDE, required=False, help_text="The box's height: see max_width."
+    )
+    output_format = serializers.ChoiceField(
+        choices=OutputFormat.choices,
+        default=OutputFormat.AUTO,
+        help_text="auto keeps the input's format (PNG where it cannot carry the result); png, jpeg (alpha on white) "
+        "or webp.",
+    )
+    output_quality = serializers.IntegerField(
+        min_value=1, max_value=100, required=False, help_text="JPEG and WebP quality; defaults to 90."
+    )
+    tune_colors = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Match the result's colour to the input's (the GAN models shift colours slightly).",
     )
     model = serializers.ChoiceField(
         choices=MODEL_CHOICES,
@@ -90,11 +120,14 @@ class UpscaleRequestSerializer(RequestSerializer):
         return limits
 
     def message_overrides(self) -> dict[str, dict[str, str]]:
-        # What the caller's plan allows: a factor the plan lacks is refused 403 by the plan check.
-        # (Without limits, e.g. when the OpenAPI schema is generated: what the server allows.)
+        # What the caller's plan allows: a factor within the server's range but beyond the plan is
+        # refused 403 by the plan check. (Without limits, e.g. when the OpenAPI schema is generated:
+        # what the server allows.)
         limits: Limits | None = self.context.get("limits")
-        allowed, _ = scale_factors_up_to(limits.max_scale if limits else settings.UPSCALE_MAX_SCALE)
-        return {"scale_factor": {"invalid_choice": f"The scale factor must be {one_of(allowed)}."}}
+        highest = limits.max_scale if limits else settings.UPSCALE_MAX_SCALE
+        allowed = f"The scale factor must be a number from {MIN_SCALE_FACTOR:g} to {highest:g}."
+        codes = ("invalid", "min_value", "max_value", "max_digits", "max_whole_digits", "max_string_length")
+        return {"scale_factor": dict.fromkeys(codes, allowed)}
 
     def validate_image(self, upload: UploadedFile) -> ProbedUpload:
         limit = settings.UPSCALE_MAX_UPLOAD_BYTES
@@ -115,18 +148,25 @@ class UpscaleRequestSerializer(RequestSerializer):
         try:
             options = resolve_options(
                 probed.header.size,
-                scale_factor=None if scale is None else int(scale),
+                scale_factor=None if scale is None else float(scale),
                 target_width=attrs.get("target_width"),
                 target_height=attrs.get("target_height"),
+                max_width=attrs.get("max_width"),
+                max_height=attrs.get("max_height"),
                 model=attrs.get("model", settings.UPSCALE_DEFAULT_MODEL),
                 max_quality=attrs["max_quality"],
                 max_scale=settings.UPSCALE_MAX_SCALE,
+                fit_max_scale=self.limits.max_scale,
                 max_output_pixels=max_output_pixels(),
                 max_network_pixels=self.limits.max_network_pixels,
                 max_cpu_seconds=max_cpu_seconds(),
             )
         except SizeError as exc:
             raise serializers.ValidationError({exc.field: [str(exc)]}) from None
+        if attrs["output_format"] == OutputFormat.WEBP and max(options.size) > WEBP_MAX_SIDE:
+            raise serializers.ValidationError(
+                {"output_format": [f"WebP images can be at most {WEBP_MAX_SIDE} pixels on a side; choose png or jpeg."]}
+            )
         upload = probed.file
         submission = Submission(
             file=upload,
@@ -135,6 +175,11 @@ class UpscaleRequestSerializer(RequestSerializer):
             format=probed.header.format,
             options=options,
             keep_metadata=attrs["keep_metadata"],
+            output_format=attrs["output_format"],
+            output_quality=attrs.get("output_quality"),
+            tune_colors=attrs["tune_colors"],
+            max_width=attrs.get("max_width"),
+            max_height=attrs.get("max_height"),
         )
         return {"submission": submission}
 
@@ -145,6 +190,17 @@ class UpscaleRequestSerializer(RequestSerializer):
         return submission
 
 
+@extend_schema_field({"type": ["number", "null"], "minimum": MIN_SCALE_FACTOR})
+class ScaleFactorField(serializers.Field):
+    """A stored scale factor as the API shows it: 2 for a whole one (as documented), 2.5 for a fraction."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(read_only=True, **kwargs)
+
+    def to_representation(self, value: Decimal | None) -> int | float | None:
+        return None if value is None else json_number(value)
+
+
 class ImageSerializer(serializers.ModelSerializer[Image]):
     """An image record as the API shows it: the documented fields, and ours beside them.
 
@@ -153,6 +209,7 @@ class ImageSerializer(serializers.ModelSerializer[Image]):
     are the size the result will have either way.
     """
 
+    scale_factor = ScaleFactorField()
     target_width = serializers.SerializerMethodField()
     target_height = serializers.SerializerMethodField()
     output_width = serializers.IntegerField(source="target_width", read_only=True)
@@ -180,6 +237,7 @@ class ImageSerializer(serializers.ModelSerializer[Image]):
         fields = [
             "id",
             "status",
+            "progress",
             "batch_id",
             "original_filename",
             "original_path",
@@ -195,6 +253,11 @@ class ImageSerializer(serializers.ModelSerializer[Image]):
             "target_height",
             "output_width",
             "output_height",
+            "max_width",
+            "max_height",
+            "output_format",
+            "output_quality",
+            "tune_colors",
             "api_request",
             "model",
             "model_used",
@@ -266,3 +329,12 @@ class DownloadSerializer(serializers.Serializer[Any]):
 
     download_url = serializers.URLField(help_text="Signed; it expires. Fetch it without the Authorization header.")
     filename = serializers.CharField()
+
+
+class ImageStatusSerializer(serializers.ModelSerializer[Image]):
+    """``GET /api/images/{id}/status``: what polling needs, and nothing more."""
+
+    class Meta:
+        model = Image
+        fields = ["id", "status", "progress"]
+        read_only_fields = fields

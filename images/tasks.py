@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django_q.exceptions import TimeoutException
@@ -20,6 +20,9 @@ from django_q.exceptions import TimeoutException
 from images import jobs
 from images.models import Image
 from images.thumbnails import preview_jpeg
+
+if TYPE_CHECKING:
+    from inference import SourceImage
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +37,7 @@ def upscale_image(image_id: str) -> str:
     pending -> processing -> completed, or -> failed with a reason the user can read.
     Returns the final status (for Django-Q2's result log).
     """
-    from inference import FORMAT_EXTENSIONS, InferenceError, InvalidImage, UnknownModel, open_image
-    from inference.pipeline import upscale_source
+    from inference import InferenceError, InvalidImage, UnknownModel, open_image
 
     image = Image.objects.filter(pk=image_id).first()
     if image is None or not jobs.claim(image):
@@ -48,22 +50,10 @@ def upscale_image(image_id: str) -> str:
         if not image.model_used:  # "auto": chosen now that the pixels are here
             choice = source.auto_choice()
             jobs.choose_model(image, choice.model, choice.reason)
-        # Spool to disk past 64 MB so a 64 MP PNG does not sit in memory twice.
-        with tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024) as buffer:
-            result, fmt = upscale_source(
-                source,
-                (image.target_width, image.target_height),
-                buffer,  # type: ignore[arg-type]
-                model=image.model_used,
-                max_quality=image.max_quality,
-                progress=jobs.watch(image),
-                keep_metadata=image.keep_metadata,
-            )
-            buffer.seek(0)
-            width, height = result.size
-            if jobs.complete(image, buffer, FORMAT_EXTENSIONS[fmt], width=width, height=height, fmt=fmt,
-                             scale_chain=result.scale_chain, seconds=result.seconds):  # fmt: skip
-                image.store_thumbnail("result_thumbnail", preview_jpeg(result.image))
+        if image.is_passthrough and image.encode_format in (None, image.original_format):
+            _complete_unchanged(image, source)
+        else:
+            _upscale(image, source)
     except TimeoutException:
         jobs.fail(image, TIMED_OUT, refund=False)
         raise  # Django-Q2 replaces the worker process, which may hold a half-finished pass's memory
@@ -80,6 +70,42 @@ def upscale_image(image_id: str) -> str:
         log.exception("Upscaling image %s failed", image_id)
         jobs.fail(image, "Processing failed because of an internal error.")
     return Image.objects.filter(pk=image.pk).values_list("status", flat=True).first() or "deleted"
+
+
+def _upscale(image: Image, source: SourceImage) -> None:
+    from inference import FORMAT_EXTENSIONS
+    from inference.pipeline import upscale_source
+
+    # Spool to disk past 64 MB so a 64 MP PNG does not sit in memory twice.
+    with tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024) as buffer:
+        result, fmt = upscale_source(
+            source,
+            (image.target_width, image.target_height),
+            buffer,  # type: ignore[arg-type]
+            model=image.model_used,
+            max_quality=image.max_quality,
+            progress=jobs.watch(image),
+            fmt=image.encode_format,
+            quality=image.output_quality,
+            keep_metadata=image.keep_metadata,
+            tune_colors=image.tune_colors,
+        )
+        buffer.seek(0)
+        width, height = result.size
+        if jobs.complete(image, buffer, FORMAT_EXTENSIONS[fmt], width=width, height=height, fmt=fmt,
+                         scale_chain=result.scale_chain, seconds=result.seconds):  # fmt: skip
+            image.store_thumbnail("result_thumbnail", preview_jpeg(result.image))
+
+
+def _complete_unchanged(image: Image, source: SourceImage) -> None:
+    """The input already fills its box and keeps its format: the result is the upload, byte for byte."""
+    from inference import FORMAT_EXTENSIONS
+
+    width, height = source.size
+    with image.original.open("rb") as original:
+        if jobs.complete(image, original, FORMAT_EXTENSIONS[image.original_format], width=width, height=height,
+                         fmt=image.original_format, scale_chain=[], seconds=0.0):  # fmt: skip
+            image.store_thumbnail("result_thumbnail", preview_jpeg(source.image))
 
 
 def on_task_done(task: Any) -> None:

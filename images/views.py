@@ -66,6 +66,7 @@ def image_status(image: Image) -> dict[str, Any]:
         "id": str(image.pk),
         "status": image.status,
         "status_text": image.get_status_display(),
+        "progress": image.progress,
         "finished": image.is_finished,
         "error": image.error or None,
         "filename": image.original_filename,

@@ -31,6 +31,8 @@ from inference.imageio import (
     ALLOWED_FORMATS,
     FORMAT_CONTENT_TYPES,
     FORMAT_EXTENSIONS,
+    OUTPUT_FORMATS,
+    WEBP_MAX_SIDE,
     ImageHeader,
     InvalidImage,
     SourceImage,
@@ -38,7 +40,14 @@ from inference.imageio import (
     open_image,
     probe_image,
 )
-from inference.sizing import MAX_TARGET_SIDE, SizeError, UpscaleOptions, output_size, resolve_options
+from inference.sizing import (
+    MAX_TARGET_SIDE,
+    MIN_SCALE_FACTOR,
+    SizeError,
+    UpscaleOptions,
+    output_size,
+    resolve_options,
+)
 
 if TYPE_CHECKING:
     from inference.pipeline import UpscaleResult, upscale_image
@@ -58,10 +67,13 @@ __all__ = [
     "FORMAT_EXTENSIONS",
     "MAX_SCALE_FACTOR",
     "MAX_TARGET_SIDE",
+    "MIN_SCALE_FACTOR",
     "MODELS",
     "MODEL_CHOICES",
     "MODEL_LABELS",
+    "OUTPUT_FORMATS",
     "SCALE_FACTORS",
+    "WEBP_MAX_SIDE",
     "ImageHeader",
     "InferenceError",
     "InvalidImage",

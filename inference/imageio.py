@@ -45,6 +45,11 @@ TECHNICAL_EXIF_TAGS = frozenset({ORIENTATION_TAG, 0x011A, 0x011B, 0x0128})  # + 
 #: libwebp refuses to encode an image wider or taller than this.
 WEBP_MAX_SIDE = 16383
 
+#: Formats a request may ask the result in (``output_format``), besides keeping the input's.
+OUTPUT_FORMATS = ("PNG", "JPEG", "WEBP")
+#: Quality (1-100) of JPEG and WebP results when the request names none.
+DEFAULT_QUALITY = 90
+
 
 #: What Pillow's format parsers and decoders raise on damaged or hostile input, besides their own errors.
 _PARSER_ERRORS: tuple[type[Exception], ...] = (
@@ -491,25 +496,58 @@ def _exif_to_write(exif: bytes | None, keep_metadata: bool) -> bytes | None:
     return kept.tobytes() if len(kept) else None
 
 
+def _convert_for(image: Image.Image | np.ndarray, fmt: str) -> Image.Image | np.ndarray:
+    """``image`` in a mode ``fmt`` can write, when the format was asked for rather than kept.
+
+    JPEG has no alpha: it is flattened onto white. Only PNG and TIFF carry 16 bits: the
+    others get 8. Everything else is written as it is.
+    """
+    if isinstance(image, np.ndarray):  # 16-bit RGB(A) samples
+        if fmt in ("PNG", "TIFF"):
+            return image
+        image = Image.fromarray(np.rint(image.astype(np.float32) / 257.0).astype(np.uint8))
+    if image.mode == "I;16" and fmt not in ("PNG", "TIFF"):
+        image = Image.fromarray(np.rint(np.asarray(image, dtype=np.float32) / 257.0).astype(np.uint8), "L")
+    if fmt == "JPEG" and image.mode in ("RGBA", "LA", "P", "PA"):
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, (255, 255, 255))
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        return flat
+    return image
+
+
 def encode(
     image: Image.Image | np.ndarray,
     source: SourceImage,
     out: BinaryIO,
     fmt: str | None = None,
     *,
+    quality: int | None = None,
     keep_metadata: bool = False,
 ) -> str:
-    """Write the upscaled image in the input's format (or ``fmt``); return the format written.
+    """Write the upscaled image in the input's format, or in ``fmt``; return the format written.
 
-    JPEG and WebP are written at quality 95 (JPEG with 4:4:4 chroma), GIF with an
-    adaptive palette. The ICC profile is kept where the format can carry it; of the EXIF
-    (its orientation already applied to the pixels), only the technical tags
-    (:data:`TECHNICAL_EXIF_TAGS`) unless ``keep_metadata``: a photo's GPS position and
-    camera serials do not travel on by default.
+    Without ``fmt`` the input's format is kept, or PNG where it cannot carry the result
+    (:func:`output_format`). A format asked for is written whatever the image: JPEG
+    flattens the alpha onto white, formats other than PNG and TIFF reduce 16 bits to 8.
+    JPEG (4:4:4 chroma) and WebP are written at ``quality`` (1-100, default
+    :data:`DEFAULT_QUALITY`), GIF with an adaptive palette. The ICC profile is kept where
+    the format can carry it; of the EXIF (its orientation already applied to the pixels),
+    only the technical tags (:data:`TECHNICAL_EXIF_TAGS`) unless ``keep_metadata``: a
+    photo's GPS position and camera serials do not travel on by default.
+
+    Raises:
+        ValueError: WebP asked for an image over :data:`WEBP_MAX_SIDE` pixels on a side.
     """
-    fmt = output_format(fmt or source.format, image)
+    if fmt is None:
+        fmt = output_format(source.format, image)
+    else:
+        image = _convert_for(image, fmt)
     if isinstance(image, np.ndarray):
         return _encode_samples16(image, source, out, fmt)
+    if fmt == "WEBP" and max(image.size) > WEBP_MAX_SIDE:
+        raise ValueError(f"WebP images can be at most {WEBP_MAX_SIDE} pixels on a side.")
+    quality = DEFAULT_QUALITY if quality is None else quality
     params: dict[str, Any] = {}
     if source.icc_profile and image.mode not in ("L", "LA", "I;16") and fmt != "GIF":
         params["icc_profile"] = source.icc_profile
@@ -517,9 +555,9 @@ def encode(
     if exif and fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
         params["exif"] = exif
     if fmt == "JPEG":
-        params.update(quality=95, subsampling=0, optimize=True)
+        params.update(quality=quality, subsampling=0, optimize=True)
     elif fmt == "WEBP":
-        params.update(quality=95, method=4)
+        params.update(quality=quality, method=4)
     elif fmt == "PNG":
         params.update(compress_level=6)
     elif fmt == "TIFF":

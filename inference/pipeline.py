@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 from inference.catalog import get_spec
+from inference.color import match_colors
 from inference.device import default_device, resolve_precision
 from inference.ensemble import self_ensemble
 from inference.execution import execution_plan
@@ -76,6 +77,7 @@ def upscale_image(
     max_quality: bool = False,
     progress: Callable[[float], None] | None = None,
     precision: str | None = None,
+    tune_colors: bool = False,
 ) -> UpscaleResult:
     """Upscale a Pillow image to exactly ``size`` = (width, height) with a super-resolution model.
 
@@ -102,6 +104,9 @@ def upscale_image(
             ``"bf16"`` or ``"fp16"``: the compute dtype
             (:func:`inference.device.compute_dtype`); auto is bfloat16 on CPUs with
             AVX512-BF16/AMX, float16 on CUDA, else float32.
+        tune_colors: give the result the input's low-frequency colour
+            (:func:`inference.color.match_colors`), undoing the slight colour shifts
+            of GAN models.
 
     Raises:
         UnknownModel: unknown model name.
@@ -157,6 +162,12 @@ def upscale_image(
                 uniform=plan.uniform,
             )
 
+    if tune_colors:
+        peak = 65535.0 if planes.bits == 16 else 255.0
+        tuned = match_colors(color, planes.color * peak, peak=peak)
+        color = np.rint(tuned).astype(out_dtype)
+        del tuned
+
     if planes.mode in ("RGB;16", "RGBA;16"):
         samples = resize_samples16(color, size)
         del color
@@ -196,22 +207,33 @@ def upscale_source(
     device: torch.device | None = None,
     tile: int | None = None,
     fmt: str | None = None,
+    quality: int | None = None,
     keep_metadata: bool = False,
+    tune_colors: bool = False,
 ) -> tuple[UpscaleResult, str]:
     """Upscale a decoded file to ``size`` = (width, height) and write the result to ``out``: the worker's job
     and the ``upscale`` command's.
 
-    The result keeps the source's format (or ``fmt``), 16 bits, ICC profile, and its
-    technical EXIF or, with ``keep_metadata``, all of it (:func:`inference.imageio.encode`).
-    The other arguments are :func:`upscale_image`'s.
+    The result keeps the source's format, or is written in ``fmt`` at ``quality``; it
+    keeps 16 bits where the format can, the ICC profile, and the technical EXIF or, with
+    ``keep_metadata``, all of it (:func:`inference.imageio.encode`). A ``size`` equal to
+    the source's runs no network: the image is only written again (``scale_chain`` is
+    empty). The other arguments are :func:`upscale_image`'s.
 
     Returns:
         (the result, the format written, e.g. ``"PNG"``).
 
     Raises:
-        See :func:`upscale_image`; ``OSError`` from writing ``out``.
+        See :func:`upscale_image` and :func:`inference.imageio.encode`; ``OSError`` from writing ``out``.
     """
+    if size == source.size:
+        started = time.perf_counter()
+        result = UpscaleResult(source.pixels, model, [], "none", 0.0)
+        written = encode(source.pixels, source, out, fmt, quality=quality, keep_metadata=keep_metadata)
+        result.seconds = time.perf_counter() - started
+        return result, written
     result = upscale_image(
-        source.pixels, size, model=model, device=device, tile=tile, max_quality=max_quality, progress=progress
-    )
-    return result, encode(result.image, source, out, fmt, keep_metadata=keep_metadata)
+        source.pixels, size, model=model, device=device, tile=tile, max_quality=max_quality, progress=progress,
+        tune_colors=tune_colors,
+    )  # fmt: skip
+    return result, encode(result.image, source, out, fmt, quality=quality, keep_metadata=keep_metadata)

@@ -6,6 +6,7 @@ queued, the ``upscale`` command with the same rules, and the pipeline plans its 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,6 +17,8 @@ from inference.catalog import AUTO, AUTO_CANDIDATES, MODEL_CHOICES, get_spec
 MAX_TARGET_SIDE = 16384
 #: Scale factor when a request gives neither a scale factor nor a target size.
 DEFAULT_SCALE_FACTOR = 2
+#: The smallest scale factor a request may ask for (fractions are allowed above it).
+MIN_SCALE_FACTOR = 1.5
 
 
 class SizeError(ValueError):
@@ -29,32 +32,71 @@ class SizeError(ValueError):
 def output_size(
     size: tuple[int, int],
     *,
-    scale_factor: int | None = None,
+    scale_factor: float | None = None,
     target_width: int | None = None,
     target_height: int | None = None,
-    max_scale: int,
+    max_width: int | None = None,
+    max_height: int | None = None,
+    max_scale: float,
+    fit_max_scale: float | None = None,
 ) -> tuple[int, int]:
     """The output (width, height) in pixels for an input of ``size`` = (width, height) pixels.
 
-    Either ``scale_factor`` or one or both target sides are given (neither: x2); a
-    missing side follows the input's aspect ratio. The target must not be smaller than
-    the input on either side, must be larger on at least one, and at most
-    ``max_scale`` times the input on each side.
+    The size comes from ``scale_factor`` (:data:`MIN_SCALE_FACTOR` to ``max_scale``,
+    fractions allowed), or from one or both target sides (a missing side follows the
+    input's aspect ratio; at least as large as the input on both sides, larger on one,
+    at most ``max_scale`` times it), or else, with a box and nothing more, from the box;
+    with none of these it is x2.
+
+    ``max_width``/``max_height`` are a box the result must fit in, keeping the aspect
+    ratio. Alone, they ask for the largest size within the box, at most
+    ``fit_max_scale`` (default ``max_scale``) times the input. With a scale factor or a
+    target, they shrink it into the box. Either way, an input already as large as the
+    box allows is returned at its own size: there is nothing to upscale.
 
     Raises:
         SizeError: the combination is invalid or unreachable.
     """
     width, height = size
+    box = {"max_width": max_width, "max_height": max_height}
+    for name, value in box.items():
+        if value is not None and not 1 <= value <= MAX_TARGET_SIDE:
+            raise SizeError(f"The {name.replace('_', ' ')} must be between 1 and {MAX_TARGET_SIDE}.", name)
+    has_box = max_width is not None or max_height is not None
     if scale_factor is not None:
         if target_width is not None or target_height is not None:
             raise SizeError("The scale factor cannot be used with target_width/target_height: give one or the other.")
-        if scale_factor > max_scale:
-            raise SizeError(f"The scale factor may be at most {max_scale}.")
-        if scale_factor < 2:
-            raise SizeError(f"The scale factor must be between 2 and {max_scale}.")
-        return width * scale_factor, height * scale_factor
-    if target_width is None and target_height is None:
-        return width * DEFAULT_SCALE_FACTOR, height * DEFAULT_SCALE_FACTOR
+        if scale_factor > max_scale + 1e-9:
+            raise SizeError(f"The scale factor may be at most {max_scale:g}.")
+        if scale_factor < MIN_SCALE_FACTOR - 1e-9:
+            raise SizeError(f"The scale factor must be between {MIN_SCALE_FACTOR:g} and {max_scale:g}.")
+        out = (max(1, round(width * scale_factor)), max(1, round(height * scale_factor)))
+    elif target_width is not None or target_height is not None:
+        out = _target_size(size, target_width, target_height, max_scale)
+    elif has_box:
+        out = _fit(size, max_width, max_height, fit_max_scale if fit_max_scale is not None else max_scale)
+    else:
+        out = (width * DEFAULT_SCALE_FACTOR, height * DEFAULT_SCALE_FACTOR)
+    if has_box:
+        out = _fit(out, max_width, max_height, 1.0)
+    return size if out[0] <= width and out[1] <= height else out
+
+
+def _fit(size: tuple[int, int], max_width: int | None, max_height: int | None, max_scale: float) -> tuple[int, int]:
+    """The largest size with ``size``'s aspect ratio within the box and at most ``max_scale`` times ``size``."""
+    width, height = size
+    factor = max_scale
+    if max_width is not None:
+        factor = min(factor, max_width / width)
+    if max_height is not None:
+        factor = min(factor, max_height / height)
+    return max(1, math.floor(width * factor + 1e-6)), max(1, math.floor(height * factor + 1e-6))
+
+
+def _target_size(
+    size: tuple[int, int], target_width: int | None, target_height: int | None, max_scale: float
+) -> tuple[int, int]:
+    width, height = size
     sides = {"target_width": target_width, "target_height": target_height}
     given = [name for name, value in sides.items() if value is not None]
     for name in given:
@@ -83,7 +125,7 @@ def output_size(
         )
     if target_width > width * max_scale or target_height > height * max_scale:
         raise SizeError(
-            f"The target {target_width}x{target_height} is more than {max_scale}x the original {width}x{height}.",
+            f"The target {target_width}x{target_height} is more than {max_scale:g}x the original {width}x{height}.",
             blame(target_width > width * max_scale, target_height > height * max_scale),
         )
     return target_width, target_height
@@ -123,8 +165,9 @@ class UpscaleOptions:
     Attributes:
         source_size: the input's (width, height) in pixels, orientation applied.
         size: the output's (width, height) in pixels.
-        scale_factor: the scale factor asked for, the default one when the request
-            named no size, or None when it named a target size.
+        scale_factor: the scale factor asked for (fractions allowed), the default one
+            when the request named no size, or None when it named a target size or
+            only a box.
         model: the model asked for (may be ``"auto"``).
         model_used: the model that runs; None while ``"auto"`` has not looked at the
             pixels yet (the worker decides, :mod:`inference.auto`).
@@ -134,7 +177,7 @@ class UpscaleOptions:
 
     source_size: tuple[int, int]
     size: tuple[int, int]
-    scale_factor: int | None
+    scale_factor: float | None
     model: str
     model_used: str | None
     model_reason: str
@@ -144,6 +187,11 @@ class UpscaleOptions:
     def factor(self) -> float:
         """The upscaling factor: the larger of the two sides' (what a plan's maximum scale limits)."""
         return scale_of(self.source_size, self.size)
+
+    @property
+    def passthrough(self) -> bool:
+        """Nothing to upscale: the input already fills the box it must fit (the result is the input)."""
+        return self.size == self.source_size
 
     @property
     def megapixels(self) -> float:
@@ -158,7 +206,9 @@ class UpscaleOptions:
     @property
     def scale_chain(self) -> list[int]:
         """The native network passes that will run, e.g. ``[4, 4]`` for x16 with a x4 model; for an
-        unresolved ``auto``, the costliest of its candidates'."""
+        unresolved ``auto``, the costliest of its candidates'; none for a :attr:`passthrough`."""
+        if self.passthrough:
+            return []
         chains = [plan_passes(get_spec(name).scales, self.factor) for name in self.candidates]
         return max(chains, key=lambda chain: (_product(chain), len(chain)))
 
@@ -173,6 +223,8 @@ class UpscaleOptions:
         """How long the network passes take on a slow CPU worker, in seconds (a budget, not a prediction):
         each pass's input megapixels times the model's ``cpu_seconds_per_megapixel``, times 8 with the
         self-ensemble; for an unresolved ``auto``, its costliest candidate."""
+        if self.passthrough:
+            return 0.0
         source_megapixels = self.source_size[0] * self.source_size[1] / 1e6
         ensemble = ENSEMBLE_PASSES if self.max_quality else 1
         costs = []
@@ -195,12 +247,15 @@ def _product(chain: list[int]) -> int:
 def resolve_options(
     source_size: tuple[int, int],
     *,
-    scale_factor: int | None = None,
+    scale_factor: float | None = None,
     target_width: int | None = None,
     target_height: int | None = None,
+    max_width: int | None = None,
+    max_height: int | None = None,
     model: str,
     max_quality: bool = False,
-    max_scale: int,
+    max_scale: float,
+    fit_max_scale: float | None = None,
     max_output_pixels: int | None = None,
     max_network_pixels: int | None = None,
     max_cpu_seconds: float | None = None,
@@ -217,6 +272,8 @@ def resolve_options(
         model: a name in :data:`inference.catalog.MODEL_CHOICES`.
         max_scale: the largest scale factor allowed here (at most
             :data:`inference.catalog.MAX_SCALE_FACTOR`).
+        max_width, max_height, fit_max_scale: the box the result must fit in, and
+            how far a box alone may upscale (:func:`output_size`).
         max_output_pixels: the largest output width x height; None for no cap.
         max_network_pixels: the largest image a network pass may produce
             (:attr:`UpscaleOptions.network_megapixels`), in pixels; None for no cap.
@@ -232,18 +289,26 @@ def resolve_options(
     if model not in MODEL_CHOICES:
         raise SizeError(f"The model must be one of: {', '.join(MODEL_CHOICES)}.", "model")
     targeted = target_width is not None or target_height is not None
+    boxed = scale_factor is None and not targeted and (max_width is not None or max_height is not None)
+    # The request field a size that is too large is blamed on.
+    size_field = (
+        "target_width" if targeted else ("max_width" if max_width else "max_height") if boxed else "scale_factor"
+    )
     size = output_size(
         source_size,
         scale_factor=scale_factor,
         target_width=target_width,
         target_height=target_height,
+        max_width=max_width,
+        max_height=max_height,
         max_scale=max_scale,
+        fit_max_scale=fit_max_scale,
     )
     if max_output_pixels is not None and size[0] * size[1] > max_output_pixels:
         raise SizeError(
             f"The output would be {size[0]}x{size[1]} ({size[0] * size[1] / 1e6:.1f} MP); "
             f"the limit is {max_output_pixels / 1e6:g} MP.",
-            "target_width" if targeted else "scale_factor",
+            size_field,
         )
     model_used: str | None = model
     reason = ""
@@ -257,13 +322,12 @@ def resolve_options(
     options = UpscaleOptions(
         source_size=source_size,
         size=size,
-        scale_factor=None if targeted else (scale_factor or DEFAULT_SCALE_FACTOR),
+        scale_factor=None if targeted or boxed else (scale_factor or DEFAULT_SCALE_FACTOR),
         model=model,
         model_used=model_used,
         model_reason=reason,
         max_quality=max_quality,
     )
-    size_field = "target_width" if targeted else "scale_factor"
     if max_network_pixels is not None and options.network_megapixels * 1e6 > max_network_pixels:
         passes = " then ".join(f"x{step}" for step in options.scale_chain)
         raise SizeError(

@@ -9,11 +9,17 @@ messages, from its name and its own bounds.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.utils.text import get_text_list
 from rest_framework import serializers
 from rest_framework.fields import Field
+
+
+def json_number(value: Decimal) -> int | float:
+    """A decimal as JSON shows it: 9 when whole (as the documented API does), 9.5 otherwise."""
+    return int(value) if value == value.to_integral_value() else float(value)
 
 
 def one_of(choices: Any) -> str:
@@ -40,6 +46,14 @@ def documented_messages(name: str, field: Field) -> dict[str, str]:
         between = f"The {label} must be between {low} and {high}."
         messages["min_value"] = between if high is not None else f"The {label} must be at least {{min_value}}."
         messages["max_value"] = between if low is not None else f"The {label} must be at most {{max_value}}."
+    elif isinstance(field, (serializers.DecimalField, serializers.FloatField)):
+        bounds = field.min_value, field.max_value
+        messages["invalid"] = messages["max_string_length"] = f"The {label} must be a number."
+        messages["max_digits"] = messages["max_whole_digits"] = messages["invalid"]
+        messages["max_decimal_places"] = f"The {label} may have at most {{max_decimal_places}} decimal places."
+        between = f"The {label} must be between {bounds[0]:g} and {bounds[1]:g}." if None not in bounds else ""
+        messages["min_value"] = between or f"The {label} must be at least {{min_value}}."
+        messages["max_value"] = between or f"The {label} must be at most {{max_value}}."
     elif isinstance(field, serializers.EmailField):
         messages["invalid"] = f"The {label} must be a valid email address."
         messages["max_length"] = f"The {label} must not be longer than {{max_length}} characters."

@@ -287,7 +287,13 @@ without credentials) and images per month (403 beyond it). Image and batch endpo
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "displayOperationId": False},
-    "ENUM_NAME_OVERRIDES": {"SubscriptionTypeEnum": ["default"]},
+    "ENUM_NAME_OVERRIDES": {
+        "ImageStatusEnum": "images.models.Image.Status",
+        "BatchStatusEnum": "batches.models.Batch.Status",
+        "SubscriptionStatusEnum": "billing.models.Subscription.Status",
+        "OutputFormatEnum": "images.models.OutputFormat",
+        "SubscriptionTypeEnum": ["default"],
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "upscaler_site.openapi.drop_docstrings",
@@ -314,6 +320,8 @@ BILLING_GRACE_DAYS = env.int("BILLING_GRACE_DAYS", default=7)
 # --- Uploads and images ------------------------------------------------------------
 # Requests per hour per client IP without a valid token (register, login, mistakes).
 ANON_REQUESTS_PER_HOUR = env.int("ANON_REQUESTS_PER_HOUR", default=10)
+# Requests per hour per workspace to GET /api/images/{id}/status, apart from the plan's limit (2 a second).
+STATUS_REQUESTS_PER_HOUR = env.int("STATUS_REQUESTS_PER_HOUR", default=7200)
 # Reverse proxies under our control in front of the app, each appending to X-Forwarded-For.
 # The client's IP (for the anonymous rate limit and allauth's login and sign-up limits) is
 # the N-th address from the right of that header; 0 ignores it, since a client can forge it.

@@ -82,11 +82,11 @@ def test_one_bad_file_rejects_the_whole_batch_and_stores_nothing(api, workspace,
 
 
 def test_options_are_validated_once(api):
-    response = upload(api, photos(2), scale_factor=5, name="x" * 256)
+    response = upload(api, photos(2), scale_factor=1.2, name="x" * 256)
     assert response.status_code == 422
     errors = response.json()["errors"]
     assert "name" in errors
-    response = upload(api, photos(2), scale_factor=5)
+    response = upload(api, photos(2), scale_factor=1.2)
     assert response.status_code == 422 and list(response.json()["errors"]) == ["scale_factor"]
 
 

@@ -21,26 +21,32 @@ def seed(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0003_webhookevent'),
+        ("billing", "0003_webhookevent"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='plan',
-            name='max_input_megapixels',
-            field=models.FloatField(default=4, help_text='Largest image accepted, in megapixels (within UPSCALE_MAX_OUTPUT_MEGAPIXELS).'),
+            model_name="plan",
+            name="max_input_megapixels",
+            field=models.FloatField(
+                default=4, help_text="Largest image accepted, in megapixels (within UPSCALE_MAX_OUTPUT_MEGAPIXELS)."
+            ),
         ),
         migrations.AddField(
-            model_name='plan',
-            name='max_network_megapixels',
-            field=models.FloatField(default=16, help_text="Largest image the network may produce for one job, in megapixels: a x2 request to a x4-only model computes x4 first. Bounds a job's memory and time."),
+            model_name="plan",
+            name="max_network_megapixels",
+            field=models.FloatField(
+                default=16,
+                help_text="Largest image the network may produce for one job, in megapixels: a x2 request to a x4-only model computes x4 first. Bounds a job's memory and time.",
+            ),
         ),
         migrations.AddField(
-            model_name='plan',
-            name='max_unfinished_jobs',
-            field=models.PositiveIntegerField(default=2, help_text='Images of a workspace waiting or processing at once; more is refused with 429.'),
+            model_name="plan",
+            name="max_unfinished_jobs",
+            field=models.PositiveIntegerField(
+                default=2, help_text="Images of a workspace waiting or processing at once; more is refused with 429."
+            ),
         ),
         migrations.RunPython(seed, migrations.RunPython.noop),
     ]

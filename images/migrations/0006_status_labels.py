@@ -4,15 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('images', '0005_image_batch'),
+        ("images", "0005_image_batch"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='image',
-            name='status',
-            field=models.CharField(choices=[('pending', 'Queued'), ('processing', 'Processing'), ('completed', 'Completed'), ('failed', 'Failed')], db_index=True, default='pending', max_length=16),
+            model_name="image",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("pending", "Queued"),
+                    ("processing", "Processing"),
+                    ("completed", "Completed"),
+                    ("failed", "Failed"),
+                ],
+                db_index=True,
+                default="pending",
+                max_length=16,
+            ),
         ),
     ]

@@ -5,25 +5,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('images', '0006_status_labels'),
+        ("images", "0006_status_labels"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='image',
-            name='original_thumbnail',
+            model_name="image",
+            name="original_thumbnail",
             field=models.FileField(blank=True, max_length=255, upload_to=images.models._thumbnail_path),
         ),
         migrations.AddField(
-            model_name='image',
-            name='result_thumbnail',
+            model_name="image",
+            name="result_thumbnail",
             field=models.FileField(blank=True, max_length=255, upload_to=images.models._thumbnail_path),
         ),
         migrations.AddField(
-            model_name='image',
-            name='time_limit',
-            field=models.PositiveIntegerField(default=3600, help_text='Seconds the job may run before it is stopped (from its size and model).'),
+            model_name="image",
+            name="time_limit",
+            field=models.PositiveIntegerField(
+                default=3600, help_text="Seconds the job may run before it is stopped (from its size and model)."
+            ),
         ),
     ]

@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('images', '0007_job_time_limit_and_thumbnails'),
+        ("images", "0007_job_time_limit_and_thumbnails"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='image',
-            name='keep_metadata',
-            field=models.BooleanField(default=False, help_text='Keep all EXIF (GPS, camera) in the result; else only the technical tags.'),
+            model_name="image",
+            name="keep_metadata",
+            field=models.BooleanField(
+                default=False, help_text="Keep all EXIF (GPS, camera) in the result; else only the technical tags."
+            ),
         ),
     ]

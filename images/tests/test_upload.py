@@ -128,21 +128,32 @@ def test_missing_image_gets_422(api):
     assert response.json()["errors"] == {"image": ["The image field is required."]}
 
 
-def test_the_scale_factor_message_names_what_the_plan_allows(other_user):
-    """A factor that exists nowhere is a 422 naming the plan's own factors; one that the plan lacks is
-    a 403 saying so."""
+@pytest.mark.parametrize("factor", ["1", "1.49", "two", "17", "2.555"])
+def test_the_scale_factor_message_names_what_the_plan_allows(other_user, factor):
+    """A factor outside the server's range is a 422 naming the plan's own range; one within it but beyond
+    the plan is a 403 saying so."""
     free = client_for(other_user)
-    response = free.post(URL, {"image": encode(photo()), "scale_factor": "5"})
-    assert (response.status_code, response.json()["errors"]) == (422, {"scale_factor": ["The scale factor must be 2."]})
+    response = free.post(URL, {"image": encode(photo()), "scale_factor": factor})
+    message = "The scale factor may have at most 2 decimal places." if factor == "2.555" else (
+        "The scale factor must be a number from 1.5 to 2.")  # fmt: skip
+    assert (response.status_code, response.json()["errors"]) == (422, {"scale_factor": [message]})
     response = free.post(URL, {"image": encode(photo()), "scale_factor": "4"})
     assert response.status_code == 403 and "at most 2x" in response.json()["message"]
+
+
+@pytest.mark.parametrize(("factor", "size", "shown"), [("1.5", (60, 45), 1.5), ("2.5", (100, 75), 2.5),
+                                                      ("3.00", (120, 90), 3), ("6", (240, 180), 6)])  # fmt: skip
+def test_fractional_scale_factors(api, small_photo, factor, size, shown):
+    data = api.post(URL, {"image": encode(small_photo), "scale_factor": factor}).json()["data"]
+    assert (data["output_width"], data["output_height"]) == size
+    assert data["scale_factor"] == shown and type(data["scale_factor"]) is type(shown)
 
 
 @pytest.mark.parametrize(
     ("params", "field", "message"),
     [
-        ({"scale_factor": "5"}, "scale_factor", "The scale factor must be 2, 3 or 4."),
-        ({"scale_factor": "two"}, "scale_factor", "The scale factor must be 2, 3 or 4."),
+        ({"scale_factor": "1"}, "scale_factor", "The scale factor must be a number from 1.5 to 4."),
+        ({"scale_factor": "two"}, "scale_factor", "The scale factor must be a number from 1.5 to 4."),
         ({"scale_factor": "2", "target_width": "100"}, "scale_factor", "cannot be used with target_width"),
         ({"target_width": "0"}, "target_width", "The target width must be between 1 and 16384."),
         ({"target_height": "16385"}, "target_height", "The target height must be between 1 and 16384."),

@@ -507,16 +507,46 @@ def test_webp_too_large_for_webp_falls_back_to_png():
     assert Image.open(io.BytesIO(data)).size == (WEBP_MAX_SIDE + 1, 2)
 
 
-def test_jpeg_written_at_quality_95_with_full_chroma(cat):
+def test_jpeg_written_at_quality_90_by_default_or_as_asked_with_full_chroma(cat):
     source = open_image(encode_file(cat, "JPEG", quality=70), max_pixels=LIMIT)
 
-    data, fmt = encode_to_bytes(source.image, source)
+    for quality in (None, 60):
+        buf = io.BytesIO()
+        assert encode(source.image, source, buf, quality=quality) == "JPEG"
+        written = Image.open(io.BytesIO(buf.getvalue()))
+        reference = Image.open(encode_file(cat, "JPEG", quality=quality or 90))
+        assert written.quantization == reference.quantization
+        assert JpegImagePlugin.get_sampling(written) == 0  # 4:4:4
 
-    assert fmt == "JPEG"
-    written = Image.open(io.BytesIO(data))
-    reference = Image.open(encode_file(cat, "JPEG", quality=95))
-    assert written.quantization == reference.quantization
-    assert JpegImagePlugin.get_sampling(written) == 0  # 4:4:4
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "LA", "I;16", "RGB;16"])
+def test_every_asked_format_is_written_from_every_mode(cat, alpha_mask, fmt, mode):
+    """``output_format``: JPEG flattens the alpha onto white; only PNG keeps 16 bits."""
+    source = open_image(encode_file(cat, "PNG"), max_pixels=LIMIT)
+    rgba = source.image.convert("RGBA")
+    rgba.putalpha(alpha_mask)
+    image: Image.Image | np.ndarray = {
+        "RGB": source.image, "RGBA": rgba, "L": source.image.convert("L"), "LA": rgba.convert("LA"),
+        "I;16": Image.fromarray(np.asarray(source.image.convert("L"), dtype=np.uint16) * 257),
+        "RGB;16": np.asarray(source.image, dtype=np.uint16) * 257,
+    }[mode]  # fmt: skip
+    buf = io.BytesIO()
+    assert encode(image, source, buf, fmt, quality=80) == fmt
+    written = Image.open(io.BytesIO(buf.getvalue()))
+    written.load()
+    assert (written.format, written.size) == (fmt, (64, 48))
+    if fmt == "JPEG" and mode in ("RGBA", "LA"):
+        transparent = np.asarray(alpha_mask) == 0
+        assert np.asarray(written.convert("L"))[transparent].min() > 200  # white where it was transparent
+    if fmt == "PNG" and mode in ("I;16", "RGB;16"):
+        assert buf.getvalue()[24] == 16  # IHDR bit depth: Pillow itself reads 16-bit RGB as 8
+
+
+def test_webp_asked_for_a_too_large_image_is_refused(cat):
+    source = open_image(encode_file(cat, "PNG"), max_pixels=LIMIT)
+    with pytest.raises(ValueError, match="WebP images can be at most 16383"):
+        encode(_blank("RGB", (WEBP_MAX_SIDE + 1, 2)), source, io.BytesIO(), "WEBP")
 
 
 def test_jpeg_with_alpha_written_as_png(cat, alpha_mask):

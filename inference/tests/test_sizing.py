@@ -31,11 +31,64 @@ def test_output_size_defaults_to_x2():
     assert output_size(SIZE) == (902, 600)
 
 
-@pytest.mark.parametrize("scale", [-1, 0, 1, 5, 8])
+@pytest.mark.parametrize(("scale", "expected"), [(1.5, (676, 450)), (2.5, (1128, 750)), (3.25, (1466, 975))])
+def test_output_size_fractional_scale_factors(scale, expected):
+    assert output_size(SIZE, scale_factor=scale) == expected
+
+
+@pytest.mark.parametrize("scale", [-1, 0, 1, 1.49, 4.01, 5, 8])
 def test_output_size_scale_factor_out_of_range(scale):
     with pytest.raises(SizeError) as exc:
         output_size(SIZE, scale_factor=scale)
     assert exc.value.field == "scale_factor"
+
+
+@pytest.mark.parametrize(
+    ("box", "expected"),
+    [
+        ({"max_width": 1000}, (1000, 665)),  # the width binds
+        ({"max_height": 500}, (751, 500)),  # the height binds
+        ({"max_width": 1000, "max_height": 500}, (751, 500)),  # the tighter side binds
+        ({"max_width": 16000}, (1804, 1200)),  # no further than the largest scale factor (4x)
+        ({"max_width": 451}, SIZE),  # already as large as the box: unchanged
+        ({"max_width": 200, "max_height": 200}, SIZE),  # larger than the box: unchanged, not shrunk
+    ],
+)
+def test_output_size_fits_a_box_alone(box, expected):
+    assert output_size(SIZE, **box) == expected
+
+
+def test_output_size_box_alone_stops_at_the_fit_max_scale():
+    assert output_size(SIZE, max_width=16000, fit_max_scale=2) == (902, 600)
+
+
+@pytest.mark.parametrize(
+    ("request_", "expected"),
+    [
+        ({"scale_factor": 4, "max_width": 1000}, (1000, 665)),  # the box shrinks 4x
+        ({"scale_factor": 2, "max_width": 5000}, (902, 600)),  # the box allows 2x as it is
+        ({"target_width": 1804, "max_height": 900}, (1353, 900)),
+        ({"scale_factor": 4, "max_width": 300}, SIZE),  # the box is smaller than the input
+    ],
+)
+def test_output_size_a_box_shrinks_a_scale_or_target_into_it(request_, expected):
+    assert output_size(SIZE, **request_) == expected
+
+
+@pytest.mark.parametrize("field", ["max_width", "max_height"])
+@pytest.mark.parametrize("value", [0, MAX_TARGET_SIDE + 1])
+def test_output_size_box_range(field, value):
+    with pytest.raises(SizeError, match="between 1 and 16384") as exc:
+        output_size(SIZE, **{field: value})
+    assert exc.value.field == field
+
+
+def test_a_box_the_input_already_fills_is_a_passthrough_with_no_network_pass():
+    options = resolve_options(SIZE, max_width=400, model="standard", max_scale=4)
+    assert options.passthrough and options.size == SIZE and options.scale_factor is None
+    assert (options.scale_chain, options.cpu_seconds) == ([], 0.0)
+    grown = resolve_options(SIZE, max_width=1000, model="standard", max_scale=4)
+    assert not grown.passthrough and grown.scale_chain == [4]
 
 
 def test_output_size_scale_and_target_together_rejected():

@@ -448,7 +448,8 @@
       if (changed) showError(item, image.error || "Processing failed.");
       return;
     }
-    setState(item, image.status, image.status_text);
+    const percent = image.status === "processing" && image.progress ? " " + image.progress + "%" : "";
+    setState(item, image.status, image.status_text + percent);
     if (image.status === "completed") {
       item.progress.hidden = true;
       if (image.result_dimensions) {
@@ -458,8 +459,10 @@
         link("View result", image.detail_url, item.file.name),
         link("Download", image.download_url, item.file.name, { download: "" }),
       );
+    } else if (percent) {
+      item.progress.value = image.progress; // the network passes' progress, from the worker
     } else {
-      item.progress.removeAttribute("value"); // indeterminate while queued or processing
+      item.progress.removeAttribute("value"); // indeterminate while queued, or before the first tile
     }
     if (changed) Upscaler.announce(item.file.name + ": " + image.status_text);
   }

@@ -396,12 +396,15 @@ def test_404_image_and_token_not_found(starter):
 
 
 def test_422_is_validation_failed_with_field_errors(starter):
-    response = client_for(starter).post("/api/images/upscale", {"scale_factor": 5})
+    response = client_for(starter).post("/api/images/upscale", {"scale_factor": 1})
     assert response.status_code == 422
     assert response.json() == {
         "success": False,
         "message": "Validation failed",
-        "errors": {"image": ["The image field is required."], "scale_factor": ["The scale factor must be 2, 3 or 4."]},
+        "errors": {
+            "image": ["The image field is required."],
+            "scale_factor": ["The scale factor must be a number from 1.5 to 4."],
+        },
     }
 
 

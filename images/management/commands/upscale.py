@@ -10,8 +10,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from inference import (
     ALLOWED_FORMATS,
+    MIN_SCALE_FACTOR,
     MODEL_CHOICES,
-    SCALE_FACTORS,
     InvalidImage,
     SizeError,
     open_image,
@@ -32,9 +32,13 @@ class Command(BaseCommand):
         parser.add_argument("input", type=Path)
         parser.add_argument("output", type=Path)
         size = parser.add_mutually_exclusive_group()
-        size.add_argument("--scale", type=int, choices=SCALE_FACTORS, help="scale factor (default 2)")
+        size.add_argument("--scale", type=float, help=f"scale factor, {MIN_SCALE_FACTOR:g} or more (default 2)")
         size.add_argument("--width", type=int, help="target width in pixels")
         parser.add_argument("--height", type=int, help="target height in pixels")
+        parser.add_argument("--max-width", type=int, help="fit the result in a box this wide")
+        parser.add_argument("--max-height", type=int, help="fit the result in a box this high")
+        parser.add_argument("--quality", type=int, help="JPEG and WebP quality, 1-100 (default 90)")
+        parser.add_argument("--tune-colors", action="store_true", help="match the result's colour to the input's")
         parser.add_argument("--model", default=settings.UPSCALE_DEFAULT_MODEL, choices=MODEL_CHOICES)
         parser.add_argument("--max-quality", action="store_true", help="self-ensemble (x8 slower; precise model only)")
         parser.add_argument("--keep-metadata", action="store_true",
@@ -55,6 +59,8 @@ class Command(BaseCommand):
                 scale_factor=opts["scale"],
                 target_width=opts["width"],
                 target_height=opts["height"],
+                max_width=opts["max_width"],
+                max_height=opts["max_height"],
                 model=opts["model"],
                 max_quality=opts["max_quality"],
                 max_scale=settings.UPSCALE_MAX_SCALE,
@@ -80,10 +86,12 @@ class Command(BaseCommand):
                 device=torch.device(opts["device"]) if opts["device"] else None,
                 tile=opts["tile"],
                 fmt=fmt if fmt in ALLOWED_FORMATS else None,
+                quality=opts["quality"],
                 keep_metadata=opts["keep_metadata"],
+                tune_colors=opts["tune_colors"],
             )
         width, height = result.size
-        chain = " -> ".join(f"x{s}" for s in result.scale_chain)
+        chain = " -> ".join(f"x{s}" for s in result.scale_chain) or "no network pass"
         why = f" ({options.model_reason})" if options.model_reason else ""
         self.stdout.write(
             f"{opts['input']} {source.size[0]}x{source.size[1]} -> {opts['output']} {width}x{height} {written} "
