@@ -24,7 +24,7 @@ from accounts.permissions import request_workspace
 from accounts.requests import ApiRequest
 from batches import examples, jobs
 from batches.models import Batch, BatchQuerySet
-from batches.serializers import BATCH_UPLOAD, BatchSerializer, validate_batch
+from batches.serializers import BATCH_JSON, BATCH_UPLOAD, BatchSerializer, validate_batch
 from billing.api import QuotaHeadersMixin
 from billing.quota import limits_for
 from images import files
@@ -65,7 +65,7 @@ class BatchListView(QuotaHeadersMixin, APIView):
         description="Up to 20 images with the same options, queued at once; answers 202. All of them must fit in "
         "the monthly quota, or none is stored. Poll `GET /api/batches/{id}`: `progress` is the percentage "
         f"done. {PLAN_LIMITS}",
-        request={"multipart/form-data": BATCH_UPLOAD},
+        request={"multipart/form-data": BATCH_UPLOAD, "application/json": BATCH_JSON},
         responses={202: BATCH},
         examples=[examples.CREATED],
     )
@@ -74,7 +74,6 @@ class BatchListView(QuotaHeadersMixin, APIView):
         limits = limits_for(workspace)
         valid = validate_batch(request.data, request.FILES, limits)
         batch = jobs.submit(workspace, request.user, valid.submissions, name=valid.name, limits=limits,
-                            target_width=valid.target_width, target_height=valid.target_height,
                             api_request=isinstance(request.auth, ApiToken))  # fmt: skip
         batch = workspace_batches(request).get(pk=batch.pk)
         data = BatchSerializer(batch, context={"request": request}).data

@@ -17,8 +17,10 @@ settles or is cancelled.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.dispatch import Signal, receiver
 
@@ -32,32 +34,30 @@ batch_finished = Signal()
 
 
 def submit(workspace: Workspace, user: User | None, submissions: Sequence[jobs.Submission], *, name: str = "",
-           target_width: bool = False, target_height: bool = False, limits: Limits | None = None,
-           api_request: bool = True) -> Batch:  # fmt: skip
+           limits: Limits | None = None, api_request: bool = True) -> Batch:  # fmt: skip
     """Create a batch of images with the same options and queue them, all or nothing.
 
     Args:
         name: the batch's name; default "N images".
         limits: the workspace's limits, when the caller has them already.
         api_request: uploaded with an API token (False: from the dashboard).
-        target_width, target_height: whether the request named that side of the output
-            (the batch then records it).
 
     Raises:
         billing.quota.PlanLimit: see :func:`images.jobs.submit`; the plan needs batches,
             and the quota must have room for every image.
     """
-    first = submissions[0].options
+    asked = submissions[0].request  # the same options for every image
     with transaction.atomic():
         batch = Batch.objects.create(
             workspace=workspace,
             created_by=user,
             name=name or f"{len(submissions)} image{'s' if len(submissions) > 1 else ''}",
             total_images=len(submissions),
-            scale_factor=first.scale_factor,
-            target_width=first.size[0] if target_width else None,
-            target_height=first.size[1] if target_height else None,
-            model=first.model,
+            scale_factor=None if asked.scale_factor is None else Decimal(str(asked.scale_factor)),
+            target_width=asked.target_width,
+            target_height=asked.target_height,
+            model=asked.model or settings.UPSCALE_DEFAULT_MODEL,
+            ref=asked.ref,
         )
         jobs.submit(workspace, user, submissions, batch=batch, limits=limits, api_request=api_request)
     return batch

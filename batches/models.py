@@ -62,6 +62,7 @@ class Batch(models.Model):
     target_width = models.PositiveIntegerField(null=True, blank=True)
     target_height = models.PositiveIntegerField(null=True, blank=True)
     model = models.CharField(max_length=32)
+    ref = models.CharField(max_length=255, blank=True, help_text="The client's own reference, echoed back.")
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

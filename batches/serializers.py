@@ -19,7 +19,9 @@ from upscaler_site.api import ValidationFailed
 FILE_FIELDS = ("images", "images[]")
 #: Request fields applied to every image of the batch.
 OPTION_FIELDS = ("scale_factor", "target_width", "target_height", "max_width", "max_height", "output_format",
-                 "output_quality", "tune_colors", "model", "max_quality", "keep_metadata")  # fmt: skip
+                 "output_quality", "tune_colors", "model", "max_quality", "keep_metadata", "ref")  # fmt: skip
+#: The other sources of a batch's images, and the single upload's field each item is validated as.
+LIST_SOURCES = {"image_urls": "image_url", "images_base64": "image_base64"}
 
 
 def _upload_fields() -> dict[str, serializers.Field]:
@@ -29,15 +31,25 @@ def _upload_fields() -> dict[str, serializers.Field]:
             child=serializers.FileField(),
             min_length=1,
             max_length=settings.BATCH_MAX_IMAGES,
-            help_text="The image files (1 to 20 by default); `images` works too.",
+            required=False,
+            help_text="The image files (1 to 20 in all, with the URLs and base64 below); `images` works too.",
+        ),
+        "image_urls": serializers.ListField(
+            child=serializers.CharField(max_length=2048),
+            required=False,
+            help_text="http(s) URLs the worker fetches images from, as image_url of a single upload.",
+        ),
+        "images_base64": serializers.ListField(
+            child=serializers.CharField(), required=False, help_text="Image files in base64 (raw or data: URIs)."
         ),
         **{name: fields[name] for name in OPTION_FIELDS},
         "name": serializers.CharField(required=False, max_length=255, help_text="A label for the batch."),
     }
 
 
-#: ``POST /api/batches`` as the OpenAPI schema shows it (multipart): :func:`validate_batch` reads it.
+#: ``POST /api/batches`` as the OpenAPI schema shows it, multipart and JSON: :func:`validate_batch` reads both.
 BATCH_UPLOAD = inline_serializer("BatchUpload", _upload_fields())
+BATCH_JSON = inline_serializer("BatchJson", {k: v for k, v in _upload_fields().items() if k != "images[]"})
 
 
 @dataclass(frozen=True)
@@ -46,46 +58,61 @@ class BatchRequest:
 
     submissions: list[Submission]
     name: str
-    #: Whether the request named the output's width, its height (the batch records them).
-    target_width: bool
-    target_height: bool
+
+
+def _listed(data: Any, name: str) -> list[Any]:
+    """A list field of a multipart form (repeated, or PHP-style ``name[]``) or of a JSON body."""
+    if hasattr(data, "getlist"):
+        return [*data.getlist(name), *data.getlist(f"{name}[]")]
+    value = data.get(name, [])
+    return value if isinstance(value, list) else [value]
 
 
 def validate_batch(data: Any, files: Any, limits: Limits) -> BatchRequest:
-    """``POST /api/batches``: 1 to ``BATCH_MAX_IMAGES`` files, each validated like a single upload.
+    """``POST /api/batches``: 1 to ``BATCH_MAX_IMAGES`` images, each validated like a single upload.
 
-    The options (``scale_factor`` or ``target_width``/``target_height``, ``model``,
-    ``max_quality``) apply to every image. Errors name the file by its position:
-    ``images.3`` for the fourth file.
+    The images are files (multipart), URLs (``image_urls``) and base64 (``images_base64``),
+    in that order; the body may be multipart or JSON. The options (``scale_factor`` or
+    ``target_width``/``target_height``, ``model``, ...) apply to every image. Errors name
+    an image by its source and position: ``images.3`` for the fourth file,
+    ``image_urls.0`` for the first URL.
 
     Raises:
-        ValidationFailed: (422) on any invalid file or option; nothing is stored.
+        ValidationFailed: (422) on any invalid image or option; nothing is stored.
     """
-    uploads = [f for field in FILE_FIELDS for f in files.getlist(field)]
+    if not isinstance(data, dict):  # a QueryDict is one too
+        raise ValidationFailed({"non_field_errors": ["The body must be a JSON object or a form."]})
+    sources: list[tuple[str, str, Any]] = [
+        (f"images.{index}", "image", upload)
+        for index, upload in enumerate(f for field in FILE_FIELDS for f in files.getlist(field))
+    ]
+    for list_name, field in LIST_SOURCES.items():
+        sources += [(f"{list_name}.{index}", field, item) for index, item in enumerate(_listed(data, list_name))]
     options = {key: data[key] for key in OPTION_FIELDS if key in data}
     name = data.get("name", "")
     limit = settings.BATCH_MAX_IMAGES
     errors: dict[str, list[str]] = {}
-    if not 1 <= len(uploads) <= limit:
-        errors["images"] = [f"Upload between 1 and {limit} images (got {len(uploads)})."]
-    if len(name) > 255:
-        errors["name"] = ["The name may be at most 255 characters."]
+    if not 1 <= len(sources) <= limit:
+        errors["images"] = [f"Send between 1 and {limit} images (got {len(sources)})."]
+    if not isinstance(name, str) or len(name) > 255:
+        errors["name"] = ["The name must be a string of at most 255 characters."]
     if errors:
         raise ValidationFailed(errors)
     submissions: list[Submission] = []
-    for index, upload in enumerate(uploads):
-        serializer = UpscaleRequestSerializer(data={"image": upload, **options}, context={"limits": limits})
+    for where, field, item in sources:
+        serializer = UpscaleRequestSerializer(data={field: item, **options}, context={"limits": limits})
         if serializer.is_valid():
             submissions.append(serializer.submission)
             continue
-        for field, messages in serializer.errors.items():
-            if field == "image":
-                errors[f"images.{index}"] = [f"{upload.name}: {m}" for m in messages]
-            else:  # an option: the same for every file, reported once
-                errors.setdefault(field, [str(m) for m in messages])
+        for error_field, messages in serializer.errors.items():
+            if error_field == field:
+                label = getattr(item, "name", None) if field == "image" else None
+                errors[where] = [f"{label}: {m}" if label else str(m) for m in messages]
+            else:  # an option: the same for every image, reported once
+                errors.setdefault(error_field, [str(m) for m in messages])
     if errors:
         raise ValidationFailed(errors)
-    return BatchRequest(submissions, name, bool(options.get("target_width")), bool(options.get("target_height")))
+    return BatchRequest(submissions, name)
 
 
 class BatchSerializer(serializers.ModelSerializer[Batch]):
@@ -100,6 +127,7 @@ class BatchSerializer(serializers.ModelSerializer[Batch]):
         fields = [
             "id",
             "name",
+            "ref",
             "status",
             "total_images",
             "completed_images",

@@ -18,7 +18,13 @@ from billing.quota import limits_for
 from billing.ratelimit import StatusPollThrottle
 from images import examples, files, jobs
 from images.models import Image
-from images.serializers import DownloadSerializer, ImageSerializer, ImageStatusSerializer, UpscaleRequestSerializer
+from images.serializers import (
+    DownloadSerializer,
+    ImageSerializer,
+    ImageStatusSerializer,
+    UpscaleJsonSerializer,
+    UpscaleRequestSerializer,
+)
 from upscaler_site.api import ok, paginated_by_status
 from upscaler_site.openapi import MESSAGE, envelope, error, list_parameters, paginated
 
@@ -32,9 +38,10 @@ class UpscaleView(QuotaHeadersMixin, APIView):
 
     @extend_schema(
         summary="Upload an image",
-        description="Store the image and queue it; answers 202 at once. Poll `GET /api/images/{id}` every few "
-        "seconds until `status` is `completed` or `failed`, then get `GET /api/images/{id}/download`.",
-        request={"multipart/form-data": UpscaleRequestSerializer},
+        description="Store the image (a file, base64, or a URL the worker fetches) and queue it; answers 202 at "
+        "once. Poll `GET /api/images/{id}` every few seconds until `status` is `completed` or `failed`, then get "
+        "`GET /api/images/{id}/download`.",
+        request={"multipart/form-data": UpscaleRequestSerializer, "application/json": UpscaleJsonSerializer},
         responses={202: IMAGE},
         examples=[examples.UPLOADED, examples.INVALID],
     )

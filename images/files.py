@@ -15,12 +15,13 @@ import re
 import unicodedata
 from pathlib import PurePosixPath
 from typing import IO, TypeVar
+from urllib.parse import unquote, urlsplit
 
 from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, Http404
 from django.http.response import HttpResponseBase
 
-from inference import FORMAT_CONTENT_TYPES
+from inference import FORMAT_CONTENT_TYPES, FORMAT_EXTENSIONS
 
 #: Formats every browser renders in an <img>; anything else is sent as an attachment.
 INLINE_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "BMP"})
@@ -50,6 +51,14 @@ def safe_filename(name: str | None, default: str = "image") -> str:
     suffix = path.suffix if len(path.suffix) <= 10 else ""
     stem = cleaned[: len(cleaned) - len(suffix)] if suffix else cleaned
     return stem[: MAX_FILENAME - len(suffix)] + suffix
+
+
+def url_filename(url: str, fmt: str = "") -> str:
+    """The file name an image fetched from ``url`` is known by: the URL path's last part, made safe
+    (:func:`safe_filename`), or ``image`` with the extension of ``fmt``."""
+    name = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    default = f"image.{FORMAT_EXTENSIONS[fmt]}" if fmt in FORMAT_EXTENSIONS else "image"
+    return safe_filename(name, default)
 
 
 def harden(response: _Response) -> _Response:

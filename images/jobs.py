@@ -35,6 +35,7 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.core.files import File
+from django.core.files.base import ContentFile
 from django.db import models, transaction
 from django.dispatch import Signal
 from django.utils import timezone
@@ -43,7 +44,7 @@ from django_q.tasks import async_task
 from accounts.models import User, Workspace
 from billing.quota import Limits, limits_for, release_images, reserve_images
 from images.models import Image, OutputFormat
-from inference import UpscaleOptions
+from inference import WEBP_MAX_SIDE, SizeError, UpscaleOptions, resolve_options
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,13 @@ job_started = Signal()
 job_finished = Signal()
 job_requeued = Signal()
 
-#: The Django-Q2 task that runs a job, and the hook that catches a task that crashed.
+#: The Django-Q2 task that runs a job, the one that fetches an image from its URL first, and the
+#: hook that catches a task that crashed.
 TASK = "images.tasks.upscale_image"
+FETCH_TASK = "images.tasks.fetch_image"
 TASK_HOOK = "images.tasks.on_task_done"
+#: Seconds a fetch may take in all (each read has upscaler_site.outbound.TIMEOUT).
+FETCH_TIME_LIMIT = 120
 #: How often, in seconds, a running job checks whether its image was cancelled or deleted.
 CANCEL_CHECK_SECONDS = 2.0
 #: A job's time limit is this many times its CPU budget (:attr:`inference.UpscaleOptions.cpu_seconds`),
@@ -73,35 +78,116 @@ class JobCancelled(Exception):
 
 
 @dataclass(frozen=True)
-class Submission:
-    """One image to upscale, validated: the uploaded file and what was asked of it.
+class JobRequest:
+    """What a request asked of one image, whatever its source.
 
     Attributes:
-        file: the uploaded file (read once, when stored).
-        filename: the name the client gave it (data only, never a path).
-        size_bytes: its size in bytes.
-        format: the decoded format, e.g. ``"JPEG"``.
-        options: the output size and model the request resolved to
-            (:func:`inference.resolve_options`); ``source_size`` is the input's size.
+        scale_factor, target_width, target_height, max_width, max_height: the size asked
+            for (:func:`inference.output_size`); all None for the default x2.
+        model: a name in :data:`inference.MODEL_CHOICES`; empty for ``UPSCALE_DEFAULT_MODEL``.
+        max_quality: run the self-ensemble (``precise`` only).
         keep_metadata: keep all of the input's EXIF in the result (GPS, camera), not
             only the technical tags.
         output_format: :class:`images.models.OutputFormat`: the input's (``auto``) or another.
         output_quality: JPEG and WebP quality, 1-100; None for the default (90).
         tune_colors: give the result the input's low-frequency colour.
-        max_width, max_height: the box the request asked the result to fit in (kept to show it).
+        ref: the client's own reference, echoed in every answer and webhook.
     """
 
-    file: File[Any]
-    filename: str
-    size_bytes: int
-    format: str
-    options: UpscaleOptions
+    scale_factor: float | None = None
+    target_width: int | None = None
+    target_height: int | None = None
+    max_width: int | None = None
+    max_height: int | None = None
+    model: str = ""
+    max_quality: bool = False
     keep_metadata: bool = False
     output_format: str = OutputFormat.AUTO
     output_quality: int | None = None
     tune_colors: bool = False
-    max_width: int | None = None
-    max_height: int | None = None
+    ref: str = ""
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One image to upscale, validated: where it comes from and what was asked of it.
+
+    An upload has its ``file``, ``size_bytes``, ``format`` and ``options`` already (only
+    its header was read). An image at ``source_url`` has none of them until the worker
+    fetched it (:func:`admit`).
+
+    Attributes:
+        request: what was asked.
+        filename: the name the client gave it, or the URL's (data only, never a path).
+        file: the uploaded (or base64-decoded) file, read once, when stored.
+        size_bytes: its size in bytes.
+        format: the format its header names, e.g. ``"JPEG"``.
+        options: the output size and model the request resolved to (:func:`resolve`).
+        source_url: the http(s) URL the worker fetches the image from.
+    """
+
+    request: JobRequest
+    filename: str
+    file: File[Any] | None = None
+    size_bytes: int | None = None
+    format: str = ""
+    options: UpscaleOptions | None = None
+    source_url: str = ""
+
+
+def request_of(image: Image) -> JobRequest:
+    """What was asked of a stored image: to resolve it once a fetched image's size is known."""
+    return JobRequest(
+        scale_factor=None if image.scale_factor is None else float(image.scale_factor),
+        target_width=image.requested_width,
+        target_height=image.requested_height,
+        max_width=image.max_width,
+        max_height=image.max_height,
+        model=image.model,
+        max_quality=image.max_quality,
+        keep_metadata=image.keep_metadata,
+        output_format=image.output_format,
+        output_quality=image.output_quality,
+        tune_colors=image.tune_colors,
+        ref=image.ref,
+    )
+
+
+def max_output_pixels() -> int:
+    """``UPSCALE_MAX_OUTPUT_MEGAPIXELS`` in pixels: the server's cap on an output (and on any input)."""
+    return int(settings.UPSCALE_MAX_OUTPUT_MEGAPIXELS * 1_000_000)
+
+
+def resolve(source_size: tuple[int, int], request: JobRequest, limits: Limits) -> UpscaleOptions:
+    """The options ``request`` resolves to for an input of ``source_size`` = (width, height), under ``limits``.
+
+    The one home of a request's admission rules, for an upload (the API, before anything
+    is stored) and for an image fetched from a URL (the worker): the size
+    (:func:`inference.resolve_options`) within the server's caps and the plan's
+    (network megapixels, a box's largest scale), the time it needs, and WebP's largest side.
+
+    Raises:
+        inference.SizeError: impossible options; ``field`` names the request field to blame.
+    """
+    options = resolve_options(
+        source_size,
+        scale_factor=request.scale_factor,
+        target_width=request.target_width,
+        target_height=request.target_height,
+        max_width=request.max_width,
+        max_height=request.max_height,
+        model=request.model or settings.UPSCALE_DEFAULT_MODEL,
+        max_quality=request.max_quality,
+        max_scale=settings.UPSCALE_MAX_SCALE,
+        fit_max_scale=limits.max_scale,
+        max_output_pixels=max_output_pixels(),
+        max_network_pixels=limits.max_network_pixels,
+        max_cpu_seconds=max_cpu_seconds(),
+    )
+    if request.output_format == OutputFormat.WEBP and max(options.size) > WEBP_MAX_SIDE:
+        raise SizeError(f"WebP images can be at most {WEBP_MAX_SIDE} pixels on a side; choose png or jpeg.",
+                        "output_format")  # fmt: skip
+    return options
 
 
 # --- submit ---------------------------------------------------------------------------------------------
@@ -147,17 +233,17 @@ def submit(
             (``TooManyUnfinished``); the message is for the user.
     """
     limits = limits or limits_for(workspace)
-    limits.check_submit(max(s.options.factor for s in submissions), batch=batch is not None)
+    limits.check_submit(max(_factor(s) for s in submissions), batch=batch is not None)
     images: list[Image] = []
     try:
         with transaction.atomic():
-            charged = sum(not s.options.passthrough for s in submissions)
+            charged = sum(not (s.options and s.options.passthrough) for s in submissions)
             month = reserve_images(workspace, charged, limits.images_per_month) if charged else None
             # After the reservation, whose UPDATE holds the workspace's usage row until this
             # transaction ends: concurrent submissions of a workspace count one after the other.
             limits.check_unfinished(Image.objects.in_workspace(workspace).unfinished().count(), len(submissions))
             for submission in submissions:
-                charge = None if submission.options.passthrough else month
+                charge = None if submission.options and submission.options.passthrough else month
                 images.append(_store(workspace, user, submission, charge, batch, api_request))
             for image in images:
                 _enqueue_on_commit(image)
@@ -169,42 +255,94 @@ def submit(
     return images
 
 
+def _factor(submission: Submission) -> float:
+    """The scale factor the plan's maximum is checked against now: a URL's is known only once fetched."""
+    if submission.options is not None:
+        return submission.options.factor
+    return submission.request.scale_factor or 1.0
+
+
+def _decimal(value: float | None) -> Decimal | None:
+    return None if value is None else Decimal(str(round(value, 2)))
+
+
 def _store(workspace: Workspace, user: User | None, submission: Submission, month: Any,
            batch: models.Model | None, api_request: bool) -> Image:  # fmt: skip
-    options = submission.options
+    request = submission.request
     image = Image(
         workspace=workspace,
         created_by=user,
         batch_id=batch.pk if batch is not None else None,
         original_filename=submission.filename[:255] or "image",
-        original_size=submission.size_bytes,
-        original_width=options.source_size[0],
-        original_height=options.source_size[1],
-        original_format=submission.format,
-        scale_factor=None if options.scale_factor is None else Decimal(str(round(options.scale_factor, 2))),
-        target_width=options.size[0],
-        target_height=options.size[1],
-        max_width=submission.max_width,
-        max_height=submission.max_height,
-        output_format=submission.output_format,
-        output_quality=submission.output_quality,
-        tune_colors=submission.tune_colors,
-        model=options.model,
-        model_used=options.model_used or "",
-        model_reason=options.model_reason,
-        max_quality=options.max_quality,
-        keep_metadata=submission.keep_metadata,
+        source_url=submission.source_url,
+        ref=request.ref,
+        scale_factor=_decimal(request.scale_factor),
+        requested_width=request.target_width,
+        requested_height=request.target_height,
+        max_width=request.max_width,
+        max_height=request.max_height,
+        output_format=request.output_format,
+        output_quality=request.output_quality,
+        tune_colors=request.tune_colors,
+        model=request.model or settings.UPSCALE_DEFAULT_MODEL,
+        max_quality=request.max_quality,
+        keep_metadata=request.keep_metadata,
         api_request=api_request,
         quota_month=month,
-        time_limit=time_limit(options),
     )
-    image.original.save("original", submission.file, save=False)  # named by _original_path
+    if submission.options is not None:
+        _apply_options(image, submission.options, submission.size_bytes, submission.format)
+    if submission.file is not None:
+        image.original.save("original", submission.file, save=False)  # named by _original_path
     try:
         image.save()
     except BaseException:
-        image.original.delete(save=False)
+        if image.original:
+            image.original.delete(save=False)
         raise
     return image
+
+
+def _apply_options(image: Image, options: UpscaleOptions, size_bytes: int | None, fmt: str) -> None:
+    """Fill in what an input's header and the resolved options tell: its size, the output's, the model."""
+    image.original_size = size_bytes
+    image.original_width, image.original_height = options.source_size
+    image.original_format = fmt
+    image.scale_factor = _decimal(options.scale_factor)
+    image.target_width, image.target_height = options.size
+    image.model_used = options.model_used or ""
+    image.model_reason = options.model_reason
+    image.time_limit = time_limit(options)
+
+
+def admit(image: Image, content: bytes, fmt: str, options: UpscaleOptions, filename: str) -> bool:
+    """An image fetched from its URL: store the file, record what it resolved to, and queue its job.
+
+    It stays pending. One that already fills its box (:attr:`inference.UpscaleOptions.passthrough`)
+    gives its quota back: there is nothing to upscale.
+
+    Returns:
+        False, storing nothing, when the image was deleted or failed meanwhile.
+    """
+    _apply_options(image, options, len(content), fmt)
+    if filename:
+        image.original_filename = filename[:255]
+    image.original.save("original", ContentFile(content), save=False)
+    with transaction.atomic():
+        fields = ["original", "original_filename", "original_size", "original_width", "original_height",
+                  "original_format", "scale_factor", "target_width", "target_height", "model_used", "model_reason",
+                  "time_limit"]  # fmt: skip
+        done = Image.objects.move(image.pk, [Status.PENDING], updated_at=timezone.now(),
+                                  **{name: getattr(image, name) for name in fields})  # fmt: skip
+        if done:
+            if options.passthrough and image.quota_month:
+                release_images(image.workspace_id, image.quota_month)
+                Image.objects.filter(pk=image.pk).update(quota_month=None)
+                image.quota_month = None
+            _enqueue_on_commit(image)
+    if not done:
+        image.original.delete(save=False)
+    return done
 
 
 def _enqueue_on_commit(image: Image) -> None:
@@ -212,8 +350,12 @@ def _enqueue_on_commit(image: Image) -> None:
 
     def send() -> None:
         try:
-            task_id = async_task(TASK, str(image.pk), task_name=f"upscale-{image.pk}", hook=TASK_HOOK,
-                                 timeout=image.time_limit)  # fmt: skip
+            if image.original:
+                task_id = async_task(TASK, str(image.pk), task_name=f"upscale-{image.pk}", hook=TASK_HOOK,
+                                     timeout=image.time_limit)  # fmt: skip
+            else:  # its URL first: the fetch admits it (admit), which queues the job
+                task_id = async_task(FETCH_TASK, str(image.pk), task_name=f"fetch-{image.pk}", hook=TASK_HOOK,
+                                     timeout=FETCH_TIME_LIMIT)  # fmt: skip
         except Exception:
             # The upload is stored; the client must not get a 500 for it, but must learn
             # that nothing will process it.

@@ -114,17 +114,23 @@ class Image(models.Model):
     )
     batch = models.ForeignKey("batches.Batch", on_delete=models.CASCADE, null=True, blank=True, related_name="images")
 
-    original = models.FileField(upload_to=_original_path, max_length=255)
+    # An image given by URL has no file, size or format until the worker fetched it.
+    source_url = models.URLField(max_length=2048, blank=True, help_text="Where the worker fetches the image.")
+    ref = models.CharField(max_length=255, blank=True, help_text="The client's own reference, echoed back.")
+    original = models.FileField(upload_to=_original_path, max_length=255, blank=True)
     original_filename = models.CharField(max_length=255)
-    original_size = models.PositiveBigIntegerField()
-    original_width = models.PositiveIntegerField()
-    original_height = models.PositiveIntegerField()
-    original_format = models.CharField(max_length=8)
+    original_size = models.PositiveBigIntegerField(null=True, blank=True)
+    original_width = models.PositiveIntegerField(null=True, blank=True)
+    original_height = models.PositiveIntegerField(null=True, blank=True)
+    original_format = models.CharField(max_length=8, blank=True)
 
     scale_factor = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
-    # The output size, whether the request named it or it follows from the scale factor.
-    target_width = models.PositiveIntegerField()
-    target_height = models.PositiveIntegerField()
+    # What the request named, resolved against the input once its size is known.
+    requested_width = models.PositiveIntegerField(null=True, blank=True)
+    requested_height = models.PositiveIntegerField(null=True, blank=True)
+    # The output size, whether the request named it or it follows from the scale factor (or a box).
+    target_width = models.PositiveIntegerField(null=True, blank=True)
+    target_height = models.PositiveIntegerField(null=True, blank=True)
     max_width = models.PositiveIntegerField(null=True, blank=True, help_text="The box the result must fit in.")
     max_height = models.PositiveIntegerField(null=True, blank=True)
     output_format = models.CharField(
@@ -178,7 +184,9 @@ class Image(models.Model):
     # --- presentation ---------------------------------------------------------------
 
     @property
-    def original_dimensions(self) -> str:
+    def original_dimensions(self) -> str | None:
+        if self.original_width is None:
+            return None
         return f"{self.original_width}x{self.original_height}"
 
     @property
@@ -188,9 +196,18 @@ class Image(models.Model):
         return f"{self.upscaled_width}x{self.upscaled_height}"
 
     @property
+    def output_size(self) -> tuple[int, int]:
+        """(width, height) of the result, in pixels; known once the input's size is (for a URL, once fetched)."""
+        if self.target_width is None or self.target_height is None:
+            raise ValueError(f"The size of image {self.pk} is not known yet.")
+        return self.target_width, self.target_height
+
+    @property
     def is_passthrough(self) -> bool:
         """The input already fills the box the result must fit: nothing to upscale, no quota used."""
-        return (self.target_width, self.target_height) == (self.original_width, self.original_height)
+        return self.target_width is not None and (self.target_width, self.target_height) == (
+            self.original_width, self.original_height
+        )  # fmt: skip
 
     @property
     def encode_format(self) -> str | None:

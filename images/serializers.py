@@ -2,37 +2,58 @@
 
 from __future__ import annotations
 
+import base64
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from billing.quota import Limits
-from images.files import safe_filename
-from images.jobs import Submission, max_cpu_seconds
+from images.files import safe_filename, url_filename
+from images.jobs import JobRequest, Submission, resolve
 from images.models import Image, OutputFormat, human_size
 from inference import (
+    FORMAT_EXTENSIONS,
     MAX_SCALE_FACTOR,
     MAX_TARGET_SIDE,
     MIN_SCALE_FACTOR,
     MODEL_CHOICES,
-    WEBP_MAX_SIDE,
     ImageHeader,
     InvalidImage,
     SizeError,
     probe_image,
-    resolve_options,
 )
+from upscaler_site import outbound
 from upscaler_site.serializers import RequestSerializer, json_number
 
+#: The fields an image may come in, one per request.
+IMAGE_SOURCES = ("image", "image_url", "image_base64")
+#: ``data:image/png;base64,`` before the base64 of a data URI.
+_DATA_URI = re.compile(r"^data:[\w.+-]+/[\w.+-]+(;[\w-]+=[^;,]*)*;base64,", re.IGNORECASE)
 
-def max_output_pixels() -> int:
-    """``UPSCALE_MAX_OUTPUT_MEGAPIXELS`` in pixels: the server's cap on an output (and on any input)."""
-    return int(settings.UPSCALE_MAX_OUTPUT_MEGAPIXELS * 1_000_000)
+
+def decode_base64(text: str, max_bytes: int) -> UploadedFile:
+    """An image given as base64 (raw, URL-safe, or a ``data:`` URI), as an uploaded file named ``image``.
+
+    Raises:
+        rest_framework.serializers.ValidationError: not base64, or more than ``max_bytes`` once decoded.
+    """
+    encoded = re.sub(r"\s+", "", _DATA_URI.sub("", text.strip(), count=1))
+    if len(encoded) * 3 // 4 > max_bytes + 2:
+        raise serializers.ValidationError(f"The image may be at most {human_size(max_bytes)}.")
+    try:
+        content = base64.b64decode(encoded.replace("-", "+").replace("_", "/") + "=" * (-len(encoded) % 4),
+                                   validate=True)  # fmt: skip
+    except ValueError:  # binascii.Error, or characters outside ASCII
+        raise serializers.ValidationError("The image base64 is not valid base64.") from None
+    if not content:
+        raise serializers.ValidationError("The image base64 is empty.")
+    return SimpleUploadedFile("image", content)
 
 
 @dataclass(frozen=True)
@@ -45,17 +66,32 @@ class ProbedUpload:
 
 @extend_schema_serializer(component_name="Upscale")
 class UpscaleRequestSerializer(RequestSerializer):
-    """``POST /api/images/upscale``: an image file and either a scale factor or a target size.
+    """``POST /api/images/upscale``: an image (a file, a URL or base64) and what to make of it.
 
-    Only the file's header is read (:func:`inference.probe_image`): the worker decodes
-    it. The request is checked against the workspace's limits, ``context["limits"]``
-    (:class:`billing.quota.Limits`): the image's megapixels, what the network would
-    produce, and the time it would take. Valid data is a :class:`images.jobs.Submission`
-    (:attr:`submission`), ready for :func:`images.jobs.submit`.
+    Multipart or JSON. Of an uploaded or base64 image only the header is read
+    (:func:`inference.probe_image`): the worker decodes it. It is checked against the
+    workspace's limits, ``context["limits"]`` (:class:`billing.quota.Limits`), with
+    :func:`images.jobs.resolve`. An image URL is only checked for its form here: the
+    worker fetches it and applies the same rules then. Valid data is a
+    :class:`images.jobs.Submission` (:attr:`submission`), ready for :func:`images.jobs.submit`.
     """
 
     image = serializers.FileField(
-        allow_empty_file=False, help_text="JPEG, PNG, WebP, BMP, TIFF or GIF; at most 10 MB by default."
+        required=False,
+        allow_empty_file=False,
+        help_text="JPEG, PNG, WebP, BMP, TIFF or GIF; at most 10 MB by default. Or give image_url or image_base64.",
+    )
+    image_url = serializers.CharField(
+        required=False,
+        max_length=2048,
+        help_text="An http(s) URL the worker fetches the image from (public addresses only, 3 redirects at most, "
+        "10 s timeouts). A fetch that fails fails the image, and gives its quota back.",
+    )
+    image_base64 = serializers.CharField(
+        required=False, help_text="The image file in base64, raw or as a data: URI (data:image/png;base64,...)."
+    )
+    ref = serializers.CharField(
+        required=False, max_length=255, allow_blank=True, help_text="Your own reference, echoed in every answer."
     )
     scale_factor = serializers.DecimalField(
         max_digits=4,
@@ -130,6 +166,18 @@ class UpscaleRequestSerializer(RequestSerializer):
         return {"scale_factor": dict.fromkeys(codes, allowed)}
 
     def validate_image(self, upload: UploadedFile) -> ProbedUpload:
+        return self._probe(upload)
+
+    def validate_image_base64(self, text: str) -> ProbedUpload:
+        return self._probe(decode_base64(text, settings.UPSCALE_MAX_UPLOAD_BYTES))
+
+    def validate_image_url(self, url: str) -> str:
+        try:
+            return outbound.check_url(url.strip())
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def _probe(self, upload: UploadedFile) -> ProbedUpload:
         limit = settings.UPSCALE_MAX_UPLOAD_BYTES
         if upload.size is not None and upload.size > limit:
             raise serializers.ValidationError(f"The image may be at most {human_size(limit)}.")
@@ -142,45 +190,53 @@ class UpscaleRequestSerializer(RequestSerializer):
             upload.seek(0)
         return ProbedUpload(upload, header)
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        probed: ProbedUpload = attrs["image"]
-        scale = attrs.get("scale_factor")
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        # "The image field is required." is reported with the other fields' errors, as when it was the only source.
+        missing = hasattr(data, "get") and not any(data.get(name) not in (None, "") for name in IMAGE_SOURCES)
+        required = {"image": ["The image field is required."]}
         try:
-            options = resolve_options(
-                probed.header.size,
-                scale_factor=None if scale is None else float(scale),
-                target_width=attrs.get("target_width"),
-                target_height=attrs.get("target_height"),
-                max_width=attrs.get("max_width"),
-                max_height=attrs.get("max_height"),
-                model=attrs.get("model", settings.UPSCALE_DEFAULT_MODEL),
-                max_quality=attrs["max_quality"],
-                max_scale=settings.UPSCALE_MAX_SCALE,
-                fit_max_scale=self.limits.max_scale,
-                max_output_pixels=max_output_pixels(),
-                max_network_pixels=self.limits.max_network_pixels,
-                max_cpu_seconds=max_cpu_seconds(),
-            )
-        except SizeError as exc:
-            raise serializers.ValidationError({exc.field: [str(exc)]}) from None
-        if attrs["output_format"] == OutputFormat.WEBP and max(options.size) > WEBP_MAX_SIDE:
-            raise serializers.ValidationError(
-                {"output_format": [f"WebP images can be at most {WEBP_MAX_SIDE} pixels on a side; choose png or jpeg."]}
-            )
-        upload = probed.file
-        submission = Submission(
-            file=upload,
-            filename=safe_filename(upload.name),
-            size_bytes=upload.size or 0,
-            format=probed.header.format,
-            options=options,
+            value: dict[str, Any] = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if missing and isinstance(exc.detail, dict):
+                detail: dict[str, Any] = {**required, **exc.detail}
+                raise serializers.ValidationError(detail) from None
+            raise
+        if missing:
+            raise serializers.ValidationError(required)
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        sources = [name for name in IMAGE_SOURCES if name in attrs]
+        if len(sources) > 1:
+            raise serializers.ValidationError({sources[1]: ["Give one of image, image_url or image_base64."]})
+        scale = attrs.get("scale_factor")
+        request = JobRequest(
+            scale_factor=None if scale is None else float(scale),
+            target_width=attrs.get("target_width"),
+            target_height=attrs.get("target_height"),
+            max_width=attrs.get("max_width"),
+            max_height=attrs.get("max_height"),
+            model=attrs.get("model", ""),
+            max_quality=attrs["max_quality"],
             keep_metadata=attrs["keep_metadata"],
             output_format=attrs["output_format"],
             output_quality=attrs.get("output_quality"),
             tune_colors=attrs["tune_colors"],
-            max_width=attrs.get("max_width"),
-            max_height=attrs.get("max_height"),
+            ref=attrs.get("ref", ""),
         )
+        if "image_url" in attrs:
+            url = attrs["image_url"]
+            return {"submission": Submission(request, url_filename(url), source_url=url)}
+        probed: ProbedUpload = attrs.get("image") or attrs["image_base64"]
+        try:
+            options = resolve(probed.header.size, request, self.limits)
+        except SizeError as exc:
+            raise serializers.ValidationError({exc.field: [str(exc)]}) from None
+        upload = probed.file
+        named = f"image.{FORMAT_EXTENSIONS[probed.header.format]}"  # base64 comes without a name
+        name = safe_filename(upload.name, named) if "image" in attrs else named
+        submission = Submission(request, name, file=upload, size_bytes=upload.size or 0,
+                                format=probed.header.format, options=options)  # fmt: skip
         return {"submission": submission}
 
     @property
@@ -188,6 +244,14 @@ class UpscaleRequestSerializer(RequestSerializer):
         """What was validated (call :meth:`is_valid` first)."""
         submission: Submission = self.validated_data["submission"]
         return submission
+
+
+@extend_schema_serializer(component_name="UpscaleJson")
+class UpscaleJsonSerializer(UpscaleRequestSerializer):
+    """``POST /api/images/upscale`` with a JSON body, as the OpenAPI schema shows it: no file, only
+    ``image_url`` or ``image_base64`` (the view reads both bodies with :class:`UpscaleRequestSerializer`)."""
+
+    image = None  # type: ignore[assignment]
 
 
 @extend_schema_field({"type": ["number", "null"], "minimum": MIN_SCALE_FACTOR})
@@ -210,6 +274,7 @@ class ImageSerializer(serializers.ModelSerializer[Image]):
     """
 
     scale_factor = ScaleFactorField()
+    source_url = serializers.SerializerMethodField(help_text="The URL the image was fetched from; null for uploads.")
     target_width = serializers.SerializerMethodField()
     target_height = serializers.SerializerMethodField()
     output_width = serializers.IntegerField(source="target_width", read_only=True)
@@ -238,7 +303,9 @@ class ImageSerializer(serializers.ModelSerializer[Image]):
             "id",
             "status",
             "progress",
+            "ref",
             "batch_id",
+            "source_url",
             "original_filename",
             "original_path",
             "original_size",
@@ -282,6 +349,10 @@ class ImageSerializer(serializers.ModelSerializer[Image]):
             "completed_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field({"type": ["string", "null"], "format": "uri"})
+    def get_source_url(self, obj: Image) -> str | None:
+        return obj.source_url or None
 
     def get_target_width(self, obj: Image) -> int | None:
         return obj.target_width if obj.scale_factor is None else None

@@ -10,6 +10,7 @@ inside its pixel data fails here, with its quota given back.
 
 from __future__ import annotations
 
+import io
 import logging
 import tempfile
 from typing import TYPE_CHECKING, Any
@@ -17,9 +18,12 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django_q.exceptions import TimeoutException
 
+from billing.quota import PlanLimit, limits_for
 from images import jobs
+from images.files import url_filename
 from images.models import Image
 from images.thumbnails import preview_jpeg
+from upscaler_site import outbound
 
 if TYPE_CHECKING:
     from inference import SourceImage
@@ -72,6 +76,35 @@ def upscale_image(image_id: str) -> str:
     return Image.objects.filter(pk=image.pk).values_list("status", flat=True).first() or "deleted"
 
 
+def fetch_image(image_id: str) -> str:
+    """Fetch a pending image from its URL, then admit it (:func:`images.jobs.admit`), which queues its job.
+
+    The fetch goes through :mod:`upscaler_site.outbound` (public addresses only, every
+    redirect checked, ``UPSCALE_MAX_UPLOAD_BYTES`` enforced while streaming). The image
+    is then held to the same rules as an upload, under the workspace's limits of now.
+    Anything refused fails the image, with the reason, and gives its quota back.
+    """
+    from inference import InvalidImage, SizeError, probe_image
+
+    image = Image.objects.filter(pk=image_id, status=Image.Status.PENDING).select_related("workspace").first()
+    if image is None or image.original:
+        return "skipped"
+    limits = limits_for(image.workspace)
+    try:
+        content = outbound.fetch(image.source_url, settings.UPSCALE_MAX_UPLOAD_BYTES)
+        header = probe_image(io.BytesIO(content), max_pixels=limits.max_input_pixels)
+        options = jobs.resolve(header.size, jobs.request_of(image), limits)
+        limits.check_submit(options.factor, batch=image.batch_id is not None)
+    except outbound.FetchError as exc:
+        jobs.fail(image, f"The image could not be fetched from its URL: {exc}")
+        return "failed"
+    except (InvalidImage, SizeError, PlanLimit) as exc:
+        jobs.fail(image, f"The image at the URL was refused: {exc}")
+        return "failed"
+    jobs.admit(image, content, header.format, options, url_filename(image.source_url, header.format))
+    return "fetched"
+
+
 def _upscale(image: Image, source: SourceImage) -> None:
     from inference import FORMAT_EXTENSIONS
     from inference.pipeline import upscale_source
@@ -80,7 +113,7 @@ def _upscale(image: Image, source: SourceImage) -> None:
     with tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024) as buffer:
         result, fmt = upscale_source(
             source,
-            (image.target_width, image.target_height),
+            image.output_size,
             buffer,  # type: ignore[arg-type]
             model=image.model_used,
             max_quality=image.max_quality,

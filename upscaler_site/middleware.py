@@ -18,7 +18,8 @@ from upscaler_site.api import STATUS_MESSAGES, error_body
 def _upload_limits() -> dict[str, int]:
     """Body limits of the upload endpoints, by path (URL names: this module imports no app)."""
     return {
-        reverse("images:upscale"): settings.UPSCALE_MAX_UPLOAD_BYTES + 2**20,
+        # One image, as a file or in base64 (4/3 of its size) in a JSON body.
+        reverse("images:upscale"): settings.UPSCALE_MAX_UPLOAD_BYTES * 4 // 3 + 2**20,
         reverse("batches:list"): settings.MAX_UPLOAD_REQUEST_BYTES,
     }
 

@@ -320,6 +320,8 @@ BILLING_GRACE_DAYS = env.int("BILLING_GRACE_DAYS", default=7)
 # --- Uploads and images ------------------------------------------------------------
 # Requests per hour per client IP without a valid token (register, login, mistakes).
 ANON_REQUESTS_PER_HOUR = env.int("ANON_REQUESTS_PER_HOUR", default=10)
+# Internal hosts (names or IP literals, as in URLs) that image URLs and webhooks may reach anyway.
+OUTBOUND_ALLOWED_HOSTS = env.list("OUTBOUND_ALLOWED_HOSTS", default=[])
 # Requests per hour per workspace to GET /api/images/{id}/status, apart from the plan's limit (2 a second).
 STATUS_REQUESTS_PER_HOUR = env.int("STATUS_REQUESTS_PER_HOUR", default=7200)
 # Reverse proxies under our control in front of the app, each appending to X-Forwarded-For.
@@ -340,6 +342,9 @@ MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=512 * 1024)
 MAX_UPLOAD_REQUEST_BYTES = env.int(
     "MAX_UPLOAD_REQUEST_BYTES", default=BATCH_MAX_IMAGES * UPSCALE_MAX_UPLOAD_BYTES + 2**20
 )
+# The middleware above bounds each path's body before Django reads it; Django's own cap on what it
+# reads into memory (a JSON body, a form's fields: base64 images among them) is the largest of those.
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_REQUEST_BYTES
 # Output size cap in megapixels; it also bounds what a decoded input may be.
 UPSCALE_MAX_OUTPUT_MEGAPIXELS = env.float("UPSCALE_MAX_OUTPUT_MEGAPIXELS", default=64.0)
 UPSCALE_DEFAULT_MODEL = env.str("UPSCALE_DEFAULT_MODEL", default="standard")

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import http.server
 import io
 import os
 import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -200,3 +203,76 @@ def maps_library(process: psutil.Process, name: str) -> bool:
         return any(name in mapped.path for mapped in process.memory_maps())
     except psutil.NoSuchProcess:
         return False
+
+
+@dataclasses.dataclass
+class Received:
+    """One request a :class:`LocalServer` received."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+
+#: What a :class:`LocalServer` answers: (status, headers, body) for a request.
+Responder = Callable[[Received], tuple[int, dict[str, str], bytes | Iterator[bytes]]]
+
+
+class LocalServer:
+    """A real HTTP server on loopback in a thread, standing in for the internet in tests: image hosts
+    that serve, redirect or drip, and webhook receivers that fail and recover.
+
+    ``respond`` answers every request; ``received`` lists them. Use as a context manager.
+    A body given as an iterator is sent chunked, without ``Content-Length``.
+    """
+
+    def __init__(self, respond: Responder, host: str = "127.0.0.1") -> None:
+        self.respond = respond
+        self.received: list[Received] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                request = Received(self.command, self.path, dict(self.headers.items()),
+                                   self.rfile.read(length) if length else b"", time.time())  # fmt: skip
+                server.received.append(request)
+                status, headers, body = server.respond(request)
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                if isinstance(body, bytes):
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                try:
+                    for chunk in body:
+                        self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                    self.wfile.write(b"0\r\n\r\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client stopped reading, as it should past its limit
+
+            do_GET = do_POST = do_PUT = _handle
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer((host, 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self.url = f"http://{host}:{self.port}"
+
+    def __enter__(self) -> LocalServer:
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -63,7 +63,7 @@ def test_php_style_field_name_and_target_size(api):
 def test_between_one_and_twenty_images(api, workspace, count):
     response = upload(api, photos(count, size=(8, 8)), scale_factor=2)
     assert response.status_code == 422
-    assert response.json()["errors"]["images"] == [f"Upload between 1 and 20 images (got {count})."]
+    assert response.json()["errors"]["images"] == [f"Send between 1 and 20 images (got {count})."]
     assert not Batch.objects.exists() and used_images(workspace) == 0
 
 
@@ -160,9 +160,9 @@ def test_detail_shows_progress_and_download_urls(api):
 def complete(image: Image) -> None:
     """Run ``image`` through the state machine as a worker would, with a made-up result."""
     assert jobs.claim(image)
-    result = encode(photo(size=(image.target_width, image.target_height)), "PNG")
-    assert jobs.complete(image, result, "png", width=image.target_width, height=image.target_height, fmt="PNG",
-                          scale_chain=[2], seconds=0.5)  # fmt: skip
+    width, height = image.output_size
+    result = encode(photo(size=(width, height)), "PNG")
+    assert jobs.complete(image, result, "png", width=width, height=height, fmt="PNG", scale_chain=[2], seconds=0.5)
 
 
 def test_status_follows_the_outcomes(api):
