@@ -257,6 +257,7 @@ class Ability(models.TextChoices):
     USER_READ = "user:read", "Read the profile, usage and tokens"
     TOKENS_WRITE = "tokens:write", "Create and revoke tokens"
     BILLING_WRITE = "billing:write", "Start Checkout and the billing portal"
+    WEBHOOKS_WRITE = "webhooks:write", "Manage webhook endpoints and see their deliveries"
 
 
 ALL_ABILITIES = [a.value for a in Ability]
@@ -425,3 +426,4 @@ class SessionAccess:
 
 def personal_workspace_name(user: User) -> str:
     return f"{user.name or user.email.split('@')[0]}'s workspace"[:100]
+

@@ -19,7 +19,8 @@ IMAGE_IDS = ["5f8e7d6c-0001-4b3a-9c8d-7e6f5a4b3c21", "5f8e7d6c-0002-4b3a-9c8d-7e
 def batch(**changes: Any) -> dict[str, Any]:
     images = [image(id=id_, batch_id=BATCH_ID, original_filename=f"photo{n}.jpg") for n, id_ in enumerate(IMAGE_IDS, 1)]
     return {
-        "id": BATCH_ID, "name": "Product photos", "ref": "", "status": "pending", "total_images": 3,
+        "id": BATCH_ID, "name": "Product photos", "ref": "", "webhook_url": None, "status": "pending",
+        "total_images": 3,
         "completed_images": 0, "failed_images": 0, "scale_factor": 2, "target_width": None, "target_height": None,
         "model": "standard",
         "progress": 0, "images": images, "created_at": "2026-02-15T12:00:00Z", "updated_at": "2026-02-15T12:00:00Z",

@@ -17,6 +17,7 @@ settles or is cancelled.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -36,6 +37,8 @@ batch_finished = Signal()
 def submit(workspace: Workspace, user: User | None, submissions: Sequence[jobs.Submission], *, name: str = "",
            limits: Limits | None = None, api_request: bool = True) -> Batch:  # fmt: skip
     """Create a batch of images with the same options and queue them, all or nothing.
+
+    The request's ``webhook_url`` is the batch's: it receives the ``batch.*`` event.
 
     Args:
         name: the batch's name; default "N images".
@@ -58,8 +61,12 @@ def submit(workspace: Workspace, user: User | None, submissions: Sequence[jobs.S
             target_height=asked.target_height,
             model=asked.model or settings.UPSCALE_DEFAULT_MODEL,
             ref=asked.ref,
+            webhook_url=asked.webhook_url,
+            webhook_headers=asked.webhook_headers,
         )
-        jobs.submit(workspace, user, submissions, batch=batch, limits=limits, api_request=api_request)
+        # A batch's webhook_url gets the batch's event, not one per image.
+        own = [replace(s, request=replace(s.request, webhook_url="", webhook_headers={})) for s in submissions]
+        jobs.submit(workspace, user, own, batch=batch, limits=limits, api_request=api_request)
     return batch
 
 

@@ -63,6 +63,8 @@ class Batch(models.Model):
     target_height = models.PositiveIntegerField(null=True, blank=True)
     model = models.CharField(max_length=32)
     ref = models.CharField(max_length=255, blank=True, help_text="The client's own reference, echoed back.")
+    webhook_url = models.URLField(max_length=2000, blank=True, help_text="Where its batch.* event is POSTed.")
+    webhook_headers = models.JSONField(default=dict, blank=True, help_text="Extra headers sent to webhook_url.")
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -14,12 +14,14 @@ from billing.quota import Limits
 from images.jobs import Submission
 from images.serializers import ImageSerializer, ScaleFactorField, UpscaleRequestSerializer
 from upscaler_site.api import ValidationFailed
+from upscaler_site.serializers import OptionalURLField
 
 #: Multipart names the files may come under: ``images`` repeated, or PHP-style ``images[]``.
 FILE_FIELDS = ("images", "images[]")
 #: Request fields applied to every image of the batch.
 OPTION_FIELDS = ("scale_factor", "target_width", "target_height", "max_width", "max_height", "output_format",
-                 "output_quality", "tune_colors", "model", "max_quality", "keep_metadata", "ref")  # fmt: skip
+                 "output_quality", "tune_colors", "model", "max_quality", "keep_metadata", "ref", "webhook_url",
+                 "webhook_headers")  # fmt: skip
 #: The other sources of a batch's images, and the single upload's field each item is validated as.
 LIST_SOURCES = {"image_urls": "image_url", "images_base64": "image_base64"}
 
@@ -120,6 +122,7 @@ class BatchSerializer(serializers.ModelSerializer[Batch]):
 
     progress = serializers.IntegerField(read_only=True)
     scale_factor = ScaleFactorField()
+    webhook_url = OptionalURLField(help_text="Where its batch.* event is POSTed; null for none.")
     images = serializers.SerializerMethodField()
 
     class Meta:
@@ -128,6 +131,7 @@ class BatchSerializer(serializers.ModelSerializer[Batch]):
             "id",
             "name",
             "ref",
+            "webhook_url",
             "status",
             "total_images",
             "completed_images",

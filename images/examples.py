@@ -15,7 +15,8 @@ IMAGE_ID = "0b5e3f6c-2a53-4a8e-9d7e-6c1f0d2b9a41"
 def image(**changes: Any) -> dict[str, Any]:
     """The page's photo.jpg (1920x1080, 2 MB) as our image record, pending unless ``changes`` say otherwise."""
     return {
-        "id": IMAGE_ID, "status": "pending", "progress": 0, "ref": "", "batch_id": None, "source_url": None,
+        "id": IMAGE_ID, "status": "pending", "progress": 0, "ref": "", "webhook_url": None, "batch_id": None,
+        "source_url": None,
         "original_filename": "photo.jpg",
         "original_path": f"images/{IMAGE_ID}/original.jpg", "original_size": 2048576, "original_size_human": "2 MB",
         "original_width": 1920, "original_height": 1080, "original_dimensions": "1920x1080",

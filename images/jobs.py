@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import IO, Any
 
@@ -92,6 +92,8 @@ class JobRequest:
         output_quality: JPEG and WebP quality, 1-100; None for the default (90).
         tune_colors: give the result the input's low-frequency colour.
         ref: the client's own reference, echoed in every answer and webhook.
+        webhook_url, webhook_headers: where to POST this image's ``image.*`` event (signed
+            with the workspace's request-webhook secret), with these extra headers.
     """
 
     scale_factor: float | None = None
@@ -106,6 +108,8 @@ class JobRequest:
     output_quality: int | None = None
     tune_colors: bool = False
     ref: str = ""
+    webhook_url: str = ""
+    webhook_headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,8 @@ def request_of(image: Image) -> JobRequest:
         output_quality=image.output_quality,
         tune_colors=image.tune_colors,
         ref=image.ref,
+        webhook_url=image.webhook_url,
+        webhook_headers=image.webhook_headers,
     )
 
 
@@ -276,6 +282,8 @@ def _store(workspace: Workspace, user: User | None, submission: Submission, mont
         original_filename=submission.filename[:255] or "image",
         source_url=submission.source_url,
         ref=request.ref,
+        webhook_url=request.webhook_url,
+        webhook_headers=request.webhook_headers,
         scale_factor=_decimal(request.scale_factor),
         requested_width=request.target_width,
         requested_height=request.target_height,

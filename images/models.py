@@ -117,6 +117,8 @@ class Image(models.Model):
     # An image given by URL has no file, size or format until the worker fetched it.
     source_url = models.URLField(max_length=2048, blank=True, help_text="Where the worker fetches the image.")
     ref = models.CharField(max_length=255, blank=True, help_text="The client's own reference, echoed back.")
+    webhook_url = models.URLField(max_length=2000, blank=True, help_text="Where its image.* event is POSTed.")
+    webhook_headers = models.JSONField(default=dict, blank=True, help_text="Extra headers sent to webhook_url.")
     original = models.FileField(upload_to=_original_path, max_length=255, blank=True)
     original_filename = models.CharField(max_length=255)
     original_size = models.PositiveBigIntegerField(null=True, blank=True)

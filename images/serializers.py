@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urljoin
 
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
@@ -29,7 +30,7 @@ from inference import (
     probe_image,
 )
 from upscaler_site import outbound
-from upscaler_site.serializers import RequestSerializer, json_number
+from upscaler_site.serializers import OptionalURLField, RequestSerializer, checked, json_number
 
 #: The fields an image may come in, one per request.
 IMAGE_SOURCES = ("image", "image_url", "image_base64")
@@ -92,6 +93,17 @@ class UpscaleRequestSerializer(RequestSerializer):
     )
     ref = serializers.CharField(
         required=False, max_length=255, allow_blank=True, help_text="Your own reference, echoed in every answer."
+    )
+    webhook_url = serializers.CharField(
+        required=False,
+        max_length=2000,
+        help_text="Where to POST this image's image.completed or image.failed event (a batch's: its batch.* "
+        "event), signed with the workspace's request-webhook secret (GET /api/webhooks/secret).",
+    )
+    webhook_headers = serializers.JSONField(
+        required=False,
+        error_messages={"invalid": "The webhook headers must be a JSON object."},
+        help_text='Extra HTTP headers sent to webhook_url, as a JSON object: {"Authorization": "Bearer ..."}.',
     )
     scale_factor = serializers.DecimalField(
         max_digits=4,
@@ -172,10 +184,13 @@ class UpscaleRequestSerializer(RequestSerializer):
         return self._probe(decode_base64(text, settings.UPSCALE_MAX_UPLOAD_BYTES))
 
     def validate_image_url(self, url: str) -> str:
-        try:
-            return outbound.check_url(url.strip())
-        except ValueError as exc:
-            raise serializers.ValidationError(str(exc)) from None
+        return checked(outbound.check_url, url.strip())
+
+    def validate_webhook_url(self, url: str) -> str:
+        return checked(outbound.check_url, url.strip())
+
+    def validate_webhook_headers(self, headers: Any) -> dict[str, str]:
+        return checked(outbound.check_headers, headers)
 
     def _probe(self, upload: UploadedFile) -> ProbedUpload:
         limit = settings.UPSCALE_MAX_UPLOAD_BYTES
@@ -223,6 +238,8 @@ class UpscaleRequestSerializer(RequestSerializer):
             output_quality=attrs.get("output_quality"),
             tune_colors=attrs["tune_colors"],
             ref=attrs.get("ref", ""),
+            webhook_url=attrs.get("webhook_url", ""),
+            webhook_headers=attrs.get("webhook_headers") or {},
         )
         if "image_url" in attrs:
             url = attrs["image_url"]
@@ -274,7 +291,8 @@ class ImageSerializer(serializers.ModelSerializer[Image]):
     """
 
     scale_factor = ScaleFactorField()
-    source_url = serializers.SerializerMethodField(help_text="The URL the image was fetched from; null for uploads.")
+    source_url = OptionalURLField(help_text="The URL the image was fetched from; null for uploads.")
+    webhook_url = OptionalURLField(help_text="Where its event is POSTed; null for none.")
     target_width = serializers.SerializerMethodField()
     target_height = serializers.SerializerMethodField()
     output_width = serializers.IntegerField(source="target_width", read_only=True)
@@ -304,6 +322,7 @@ class ImageSerializer(serializers.ModelSerializer[Image]):
             "status",
             "progress",
             "ref",
+            "webhook_url",
             "batch_id",
             "source_url",
             "original_filename",
@@ -350,10 +369,6 @@ class ImageSerializer(serializers.ModelSerializer[Image]):
         ]
         read_only_fields = fields
 
-    @extend_schema_field({"type": ["string", "null"], "format": "uri"})
-    def get_source_url(self, obj: Image) -> str | None:
-        return obj.source_url or None
-
     def get_target_width(self, obj: Image) -> int | None:
         return obj.target_width if obj.scale_factor is None else None
 
@@ -392,7 +407,8 @@ class ImageSerializer(serializers.ModelSerializer[Image]):
         if path is None:
             return None
         request = self.context.get("request")
-        return request.build_absolute_uri(path) if request else path
+        # No request in the worker (webhooks): the site's own public address.
+        return request.build_absolute_uri(path) if request else urljoin(settings.SITE_URL, path)
 
 
 class DownloadSerializer(serializers.Serializer[Any]):

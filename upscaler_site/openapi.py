@@ -141,6 +141,7 @@ TAGS = {
     "usage": "Account",
     "subscription": "Account",
     "billing": "Billing",
+    "webhooks": "Webhooks",
 }
 
 RETRY_AFTER = OpenApiParameter(

@@ -234,3 +234,33 @@ def fetch(url: str, max_bytes: int) -> bytes:
     except requests.RequestException as exc:
         raise FetchError(describe(exc)) from None
 
+
+#: Custom headers a client may have sent with its webhooks, at most.
+MAX_CUSTOM_HEADERS = 20
+#: Headers the service sets on a webhook itself (framing, identity, signature); a custom header cannot replace them.
+RESERVED_HEADERS = frozenset({"content-type", "content-length", "host", "user-agent", "webhook-id", "webhook-timestamp",
+                              "webhook-signature", "transfer-encoding", "connection"})  # fmt: skip
+_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def check_headers(headers: object) -> dict[str, str]:
+    """``headers`` if they are custom HTTP headers a client may have sent: ``{name: value}`` strings.
+
+    Names are HTTP tokens, values are printable on one line (no header injection), at
+    most :data:`MAX_CUSTOM_HEADERS` of them, none of the :data:`RESERVED_HEADERS`.
+
+    Raises:
+        ValueError: the message says which header is wrong and why.
+    """
+    if not isinstance(headers, dict):
+        raise ValueError("The headers must be an object of header names and values.")
+    if len(headers) > MAX_CUSTOM_HEADERS:
+        raise ValueError(f"At most {MAX_CUSTOM_HEADERS} headers.")
+    for name, value in headers.items():
+        if not isinstance(name, str) or not name or not set(name) <= _TOKEN_CHARS or len(name) > 100:
+            raise ValueError(f"{str(name)[:100]!r} is not a valid header name.")
+        if name.lower() in RESERVED_HEADERS:
+            raise ValueError(f"The {name} header is set by the service.")
+        if not isinstance(value, str) or len(value) > 1000 or not value.isprintable():
+            raise ValueError(f"The {name} header's value must be a line of printable text, at most 1000 characters.")
+    return dict(headers)

@@ -9,10 +9,12 @@ messages, from its name and its own bounds.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.utils.text import get_text_list
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import Field
 
@@ -20,6 +22,28 @@ from rest_framework.fields import Field
 def json_number(value: Decimal) -> int | float:
     """A decimal as JSON shows it: 9 when whole (as the documented API does), 9.5 otherwise."""
     return int(value) if value == value.to_integral_value() else float(value)
+
+
+T = TypeVar("T")
+
+
+@extend_schema_field({"type": ["string", "null"], "format": "uri"})
+class OptionalURLField(serializers.CharField):
+    """A stored URL that may be blank, shown as null when it is (read only)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(read_only=True, **kwargs)
+
+    def to_representation(self, value: str) -> str | None:  # type: ignore[override]  # null for blank
+        return value or None
+
+
+def checked(check: Callable[[Any], T], value: Any) -> T:
+    """``check(value)``, a ``ValueError`` it raises turned into a validation error with its message."""
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise serializers.ValidationError(str(exc)) from None
 
 
 def one_of(choices: Any) -> str:

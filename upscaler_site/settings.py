@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "billing",
     "images",
     "batches",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -292,6 +293,8 @@ without credentials) and images per month (403 beyond it). Image and batch endpo
         "BatchStatusEnum": "batches.models.Batch.Status",
         "SubscriptionStatusEnum": "billing.models.Subscription.Status",
         "OutputFormatEnum": "images.models.OutputFormat",
+        "WebhookEventEnum": "webhooks.models.EventType",
+        "DeliveryStatusEnum": "webhooks.models.Delivery.Status",
         "SubscriptionTypeEnum": ["default"],
     },
     "POSTPROCESSING_HOOKS": [
@@ -304,6 +307,7 @@ without credentials) and images per month (403 beyond it). Image and batch endpo
         {"name": "Batches", "description": "Up to 20 images in one request (Professional and Enterprise)."},
         {"name": "Account", "description": "The profile, usage, subscription and API tokens."},
         {"name": "Billing", "description": "Stripe Checkout and the billing portal."},
+        {"name": "Webhooks", "description": "Endpoints that receive signed events, their delivery logs and secrets."},
     ],
 }
 
@@ -352,6 +356,10 @@ UPSCALE_DEFAULT_MODEL = env.str("UPSCALE_DEFAULT_MODEL", default="standard")
 UPSCALE_MAX_SCALE = env.int("UPSCALE_MAX_SCALE", default=16)
 # Lifetime of a signed download URL, in seconds.
 DOWNLOAD_URL_MAX_AGE = env.int("DOWNLOAD_URL_MAX_AGE", default=3600)
+# The service's public address, for links made outside a request: webhooks' download_url.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# Seconds before each retry of a webhook that failed (Standard Webhooks' schedule: 8 attempts, 27.6 hours).
+WEBHOOK_RETRY_DELAYS = env.list("WEBHOOK_RETRY_DELAYS", cast=int, default=[5, 300, 1800, 7200, 18000, 36000, 36000])
 
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 

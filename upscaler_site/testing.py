@@ -224,11 +224,12 @@ class LocalServer:
     """A real HTTP server on loopback in a thread, standing in for the internet in tests: image hosts
     that serve, redirect or drip, and webhook receivers that fail and recover.
 
-    ``respond`` answers every request; ``received`` lists them. Use as a context manager.
+    ``respond`` answers every request; ``received`` lists them. Use as a context manager. ``port``
+    0 picks a free one; a given one brings a receiver back where it was.
     A body given as an iterator is sent chunked, without ``Content-Length``.
     """
 
-    def __init__(self, respond: Responder, host: str = "127.0.0.1") -> None:
+    def __init__(self, respond: Responder, host: str = "127.0.0.1", port: int = 0) -> None:
         self.respond = respond
         self.received: list[Received] = []
         server = self
@@ -264,7 +265,7 @@ class LocalServer:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self._server = http.server.ThreadingHTTPServer((host, 0), Handler)
+        self._server = http.server.ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self.url = f"http://{host}:{self.port}"

@@ -22,4 +22,6 @@ urlpatterns = [
     path("", include("images.web_urls")),
     path("", include("batches.urls")),
     path("", include("batches.web_urls")),
+    path("", include("webhooks.urls")),
+    path("", include("webhooks.web_urls")),
 ]

@@ -17,7 +17,7 @@ import pytest
 from upscaler_site.testing import ROOT
 
 #: The apps, lowest first: each may import the ones before it, never the ones after.
-LAYERS = ["accounts", "billing", "images", "batches"]
+LAYERS = ["accounts", "billing", "images", "batches", "webhooks"]
 #: Project packages whose imports are checked.
 PACKAGES = ["upscaler_site", "inference", *LAYERS]
 #: Modules of upscaler_site that sit above the apps (they wire them together or build test data).
@@ -123,7 +123,8 @@ def test_inference_does_not_import_django():
 
 
 # What the web tier loads: settings, every URL, and every app's modules.
-_WEB_TIER = """
+_WEB_TIER = f"""
+LAYERS = {LAYERS!r}
 import importlib, json, os, sys
 os.environ["DJANGO_SETTINGS_MODULE"] = "upscaler_site.settings"
 import django
@@ -132,12 +133,13 @@ from django.core.management import call_command
 from django.urls import get_resolver
 get_resolver().url_patterns
 call_command("check", verbosity=0)
-for app in ("accounts", "billing", "images", "batches"):
-    for name in ("api", "views", "serializers", "admin", "urls", "web_urls", "jobs", "tasks", "signals"):
+for app in LAYERS:
+    for name in ("api", "views", "serializers", "admin", "urls", "web_urls", "jobs", "tasks", "signals", "events",
+                 "delivery"):
         try:
-            importlib.import_module(f"{app}.{name}")
+            importlib.import_module(f"{{app}}.{{name}}")
         except ModuleNotFoundError as exc:
-            if exc.name != f"{app}.{name}":
+            if exc.name != f"{{app}}.{{name}}":
                 raise
 import upscaler_site.wsgi
 print(json.dumps(sorted(m for m in ("torch", "torchvision", "spandrel") if m in sys.modules)))
@@ -158,8 +160,7 @@ def _drf_setting_modules() -> list[str]:
     paths: set[str] = set()
     for value in settings.REST_FRAMEWORK.values():
         for path in value if isinstance(value, list) else [value]:
-            if isinstance(path, str) and path.split(".")[0] in ("accounts", "billing", "images", "batches",
-                                                                "upscaler_site"):  # fmt: skip
+            if isinstance(path, str) and path.split(".")[0] in (*LAYERS, "upscaler_site"):
                 paths.add(path.rsplit(".", 1)[0])
     return sorted(paths)
 

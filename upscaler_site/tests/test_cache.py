@@ -12,7 +12,9 @@ from django.db import connection
 
 from upscaler_site.cache import DatabaseCache
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# serialized_rollback: the flush at its end then keeps post_migrate from recreating rows (content types) that
+# a later serialized_rollback test reloads.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 TABLE = "test_counters"
 
