@@ -427,3 +427,25 @@ class SessionAccess:
 def personal_workspace_name(user: User) -> str:
     return f"{user.name or user.email.split('@')[0]}'s workspace"[:100]
 
+
+class IdempotencyKey(models.Model):
+    """An ``Idempotency-Key`` a workspace sent with a POST, and the answer it got (:mod:`accounts.idempotency`).
+
+    The unique constraint is what makes duplicates safe: the first request's INSERT wins,
+    the others find its row.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the request: method, path, query, body.")
+    path = models.CharField(max_length=255)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True, help_text="None while it runs.")
+    response_body = models.TextField(blank=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workspace", "key"], name="idempotency_key_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.path})"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import FileResponse, Http404, HttpRequest
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
@@ -24,11 +24,19 @@ from images.serializers import (
     ImageStatusSerializer,
     UpscaleJsonSerializer,
     UpscaleRequestSerializer,
+    WaitSerializer,
 )
 from upscaler_site.api import ok, paginated_by_status
 from upscaler_site.openapi import MESSAGE, envelope, error, list_parameters, paginated
 
 IMAGE = envelope("ImageResponse", ImageSerializer())
+WAIT = OpenApiParameter(
+    "wait",
+    {"type": "integer", "minimum": 0, "maximum": jobs.MAX_WAIT_SECONDS},
+    default=0,
+    description="Seconds to wait for the result, up to 60: 200 with the finished image (completed, or failed with "
+    "its error) if it finishes in time, else 202 as without it. Nothing is lost either way: poll as usual.",
+)
 
 
 class UpscaleView(QuotaHeadersMixin, APIView):
@@ -42,16 +50,23 @@ class UpscaleView(QuotaHeadersMixin, APIView):
         "once. Poll `GET /api/images/{id}` every few seconds until `status` is `completed` or `failed`, then get "
         "`GET /api/images/{id}/download`.",
         request={"multipart/form-data": UpscaleRequestSerializer, "application/json": UpscaleJsonSerializer},
-        responses={202: IMAGE},
+        parameters=[WAIT],
+        responses={202: IMAGE, 200: envelope("FinishedImageResponse", ImageSerializer())},
         examples=[examples.UPLOADED, examples.INVALID],
     )
     def post(self, request: ApiRequest) -> Response:
         workspace = request_workspace(request)
         limits = limits_for(workspace)
+        wait = WaitSerializer(data=request.query_params)
+        wait.is_valid(raise_exception=True)
         serializer = UpscaleRequestSerializer(data=request.data, context={"limits": limits})
         serializer.is_valid(raise_exception=True)
         [image] = jobs.submit(workspace, request.user, [serializer.submission], limits=limits,
                               api_request=isinstance(request.auth, ApiToken))  # fmt: skip
+        seconds = wait.validated_data["wait"]
+        if seconds and jobs.wait_until_finished(image, seconds):
+            message = "Image upscaled" if image.status == Image.Status.COMPLETED else "Image processing failed"
+            return ok(ImageSerializer(image, context={"request": request}).data, message)
         image.refresh_from_db()  # the task was queued on commit, or failed with the broker
         data = ImageSerializer(image, context={"request": request}).data
         return ok(data, "Image uploaded and queued for processing", status.HTTP_202_ACCEPTED)

@@ -3,7 +3,8 @@
 ::
 
     submit ──► pending ──claim──► processing ──complete──► completed
-                  │                    │
+                  │ │                  │                      ▲
+                  │ └──a cached result (submit, admit)────────┘
                   └───────fail─────────┴──────────────────► failed ──retry──► pending
 
 Views, the admin, the worker's tasks and the stall sweep call these functions; nothing
@@ -26,6 +27,8 @@ Receivers run in the transaction of the move: an exception rolls the move back.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -240,19 +243,26 @@ def submit(
     """
     limits = limits or limits_for(workspace)
     limits.check_submit(max(_factor(s) for s in submissions), batch=batch is not None)
+    keys = [_upload_cache_key(s) for s in submissions]
     images: list[Image] = []
     try:
         with transaction.atomic():
-            charged = sum(not (s.options and s.options.passthrough) for s in submissions)
+            hits = [cached_result(workspace, key) for key in keys]
+            free = [bool(s.options and s.options.passthrough) or hit is not None
+                    for s, hit in zip(submissions, hits, strict=True)]  # fmt: skip
+            charged = free.count(False)
             month = reserve_images(workspace, charged, limits.images_per_month) if charged else None
             # After the reservation, whose UPDATE holds the workspace's usage row until this
             # transaction ends: concurrent submissions of a workspace count one after the other.
-            limits.check_unfinished(Image.objects.in_workspace(workspace).unfinished().count(), len(submissions))
-            for submission in submissions:
-                charge = None if submission.options and submission.options.passthrough else month
-                images.append(_store(workspace, user, submission, charge, batch, api_request))
-            for image in images:
-                _enqueue_on_commit(image)
+            queued = sum(hit is None for hit in hits)  # a cached result is finished at once
+            limits.check_unfinished(Image.objects.in_workspace(workspace).unfinished().count(), queued)
+            for submission, key, hit, is_free in zip(submissions, keys, hits, free, strict=True):
+                image = _store(workspace, user, submission, None if is_free else month, batch, api_request, key)
+                images.append(image)
+                if hit is None:
+                    _enqueue_on_commit(image)
+                else:
+                    _complete_from(image, hit)
     except BaseException:
         # The rows roll back with the transaction; the files are not transactional.
         for image in images:
@@ -268,12 +278,67 @@ def _factor(submission: Submission) -> float:
     return submission.request.scale_factor or 1.0
 
 
+# --- the result cache -----------------------------------------------------------------------------------
+
+#: The request's fields that change the result's pixels or bytes (not ref, not the webhook).
+_PIXEL_FIELDS = ("scale_factor", "target_width", "target_height", "max_width", "max_height", "model", "max_quality",
+                 "keep_metadata", "output_format", "output_quality", "tune_colors")  # fmt: skip
+
+
+def cache_key(content_sha256: str, request: JobRequest) -> str:
+    """The result cache's key: SHA-256 of the input's bytes and of what was asked that changes the result."""
+    asked = {name: getattr(request, name) for name in _PIXEL_FIELDS}
+    asked["model"] = asked["model"] or settings.UPSCALE_DEFAULT_MODEL
+    # JSON, not repr: an enum member and its string value are the same request.
+    return hashlib.sha256(f"{content_sha256}:{json.dumps(asked, sort_keys=True)}".encode()).hexdigest()
+
+
+def _upload_cache_key(submission: Submission) -> str:
+    """An upload's cache key ("" for an image at a URL: known once the worker fetched it)."""
+    if submission.file is None:
+        return ""
+    digest = hashlib.sha256()
+    for chunk in submission.file.chunks():
+        digest.update(chunk)
+    submission.file.seek(0)
+    return cache_key(digest.hexdigest(), submission.request)
+
+
+def cached_result(workspace: Workspace, key: str) -> Image | None:
+    """The workspace's completed image a worker computed for ``key``, if it still exists.
+
+    Only images the workers computed serve as results, not copies served from one: so
+    deleting an image takes its result out of the cache, whatever copies remain.
+    """
+    if not key:
+        return None
+    found = Image.objects.in_workspace(workspace).filter(cache_key=key, status=Status.COMPLETED, cached=False)
+    return found.exclude(upscaled="").order_by("-completed_at").first()
+
+
+def _complete_from(image: Image, source: Image) -> None:
+    """pending → completed with ``source``'s result (the same file), ``cached``; no quota, no worker.
+
+    It sends ``job_started`` and ``job_finished``, as a job that ran would.
+    """
+    now = timezone.now()
+    fields = ("upscaled", "upscaled_size", "upscaled_width", "upscaled_height", "upscaled_format", "scale_chain",
+              "model_used", "model_reason", "original_thumbnail", "result_thumbnail")  # fmt: skip
+    done = Image.objects.move(image.pk, [Status.PENDING], status=Status.COMPLETED, cached=True, progress=100,
+                              processing_time=0, started_at=now, completed_at=now, updated_at=now,
+                              **{name: getattr(source, name) for name in fields})  # fmt: skip
+    if done:
+        image.refresh_from_db()
+        job_started.send(sender=Image, image=image)
+        job_finished.send(sender=Image, image=image, completed=True, deleted=False)
+
+
 def _decimal(value: float | None) -> Decimal | None:
     return None if value is None else Decimal(str(round(value, 2)))
 
 
 def _store(workspace: Workspace, user: User | None, submission: Submission, month: Any,
-           batch: models.Model | None, api_request: bool) -> Image:  # fmt: skip
+           batch: models.Model | None, api_request: bool, key: str) -> Image:  # fmt: skip
     request = submission.request
     image = Image(
         workspace=workspace,
@@ -297,6 +362,7 @@ def _store(workspace: Workspace, user: User | None, submission: Submission, mont
         keep_metadata=request.keep_metadata,
         api_request=api_request,
         quota_month=month,
+        cache_key=key,
     )
     if submission.options is not None:
         _apply_options(image, submission.options, submission.size_bytes, submission.format)
@@ -327,11 +393,13 @@ def admit(image: Image, content: bytes, fmt: str, options: UpscaleOptions, filen
     """An image fetched from its URL: store the file, record what it resolved to, and queue its job.
 
     It stays pending. One that already fills its box (:attr:`inference.UpscaleOptions.passthrough`)
-    gives its quota back: there is nothing to upscale.
+    gives its quota back: there is nothing to upscale; so does one whose result is in the
+    cache (:func:`cached_result`), completed at once.
 
     Returns:
         False, storing nothing, when the image was deleted or failed meanwhile.
     """
+    asked = request_of(image)  # as the request asked, before the resolved size replaces it
     _apply_options(image, options, len(content), fmt)
     if filename:
         image.original_filename = filename[:255]
@@ -343,11 +411,17 @@ def admit(image: Image, content: bytes, fmt: str, options: UpscaleOptions, filen
         done = Image.objects.move(image.pk, [Status.PENDING], updated_at=timezone.now(),
                                   **{name: getattr(image, name) for name in fields})  # fmt: skip
         if done:
-            if options.passthrough and image.quota_month:
+            key = cache_key(hashlib.sha256(content).hexdigest(), asked)
+            Image.objects.filter(pk=image.pk).update(cache_key=key)
+            hit = cached_result(image.workspace, key)
+            if (options.passthrough or hit is not None) and image.quota_month:
                 release_images(image.workspace_id, image.quota_month)
                 Image.objects.filter(pk=image.pk).update(quota_month=None)
                 image.quota_month = None
-            _enqueue_on_commit(image)
+            if hit is None:
+                _enqueue_on_commit(image)
+            else:
+                _complete_from(image, hit)
     if not done:
         image.original.delete(save=False)
     return done
@@ -477,6 +551,39 @@ def fail(image: Image, reason: str, *, refund: bool = True) -> bool:
         image.status, image.error, image.completed_at = Status.FAILED, reason[:2000], now
         job_finished.send(sender=Image, image=image, completed=False, deleted=False)
     return True
+
+
+# --- for a client that waits ----------------------------------------------------------------------------
+
+#: The longest a request may wait for its image (``?wait=``), in seconds.
+MAX_WAIT_SECONDS = 60
+
+
+def wait_until_finished(image: Image, seconds: float) -> bool:
+    """Wait up to ``seconds`` for ``image`` to be completed or failed; whether it was. Refreshes ``image``.
+
+    Each check is one short SELECT in autocommit, with sleeps growing from 0.1 s to 1 s
+    between them: no transaction is held while waiting (the worker's updates must be
+    visible, and the database must not keep a snapshot open for a minute), and nothing
+    of the job runs here.
+
+    Raises:
+        RuntimeError: called inside a transaction.
+    """
+    if transaction.get_connection().in_atomic_block:
+        raise RuntimeError("Waiting for a job inside a transaction would never see it finish.")
+    deadline, pause = time.monotonic() + seconds, 0.1
+    while True:
+        status = Image.objects.filter(pk=image.pk).values_list("status", flat=True).first()
+        remaining = deadline - time.monotonic()
+        if status is None or status not in Image.UNFINISHED or remaining <= 0:
+            break
+        time.sleep(min(pause, remaining))
+        pause = min(pause * 1.5, 1.0)
+    if status is None:
+        return False
+    image.refresh_from_db()
+    return status not in Image.UNFINISHED
 
 
 # --- after the fact -------------------------------------------------------------------------------------

@@ -20,6 +20,8 @@ from accounts.models import Workspace
 from inference import FORMAT_EXTENSIONS
 
 DOWNLOAD_SALT = "images.download"
+#: The files a cached copy shares with the image it was served from.
+SHARED_FILES = ("upscaled", "original_thumbnail", "result_thumbnail")
 #: Seconds after its time limit that a job still processing counts as stalled (its worker is gone).
 STALL_GRACE_SECONDS = 120
 
@@ -118,6 +120,9 @@ class Image(models.Model):
     source_url = models.URLField(max_length=2048, blank=True, help_text="Where the worker fetches the image.")
     ref = models.CharField(max_length=255, blank=True, help_text="The client's own reference, echoed back.")
     webhook_url = models.URLField(max_length=2000, blank=True, help_text="Where its image.* event is POSTed.")
+    cache_key = models.CharField(max_length=64, blank=True, db_index=True,
+                                 help_text="SHA-256 of the input and the options that change its result.")  # fmt: skip
+    cached = models.BooleanField(default=False, help_text="Served from an earlier identical request's result.")
     webhook_headers = models.JSONField(default=dict, blank=True, help_text="Extra headers sent to webhook_url.")
     original = models.FileField(upload_to=_original_path, max_length=255, blank=True)
     original_filename = models.CharField(max_length=255)
@@ -260,7 +265,15 @@ class Image(models.Model):
         return False
 
     def delete_files(self) -> None:
-        """Remove the original, the result and their thumbnails from storage."""
+        """Remove the original, the result and their thumbnails from storage.
+
+        A result (and thumbnails) that cached copies share (:attr:`cached`) stays while
+        another image still refers to it.
+        """
         for field in (self.original, self.upscaled, self.original_thumbnail, self.result_thumbnail):
-            if field and field.name:
+            if not (field and field.name):
+                continue
+            name = field.field.name
+            others = Image.objects.exclude(pk=self.pk)
+            if name not in SHARED_FILES or not others.filter(**{name: field.name}).exists():
                 field.storage.delete(field.name)

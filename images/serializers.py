@@ -16,7 +16,7 @@ from rest_framework import serializers
 
 from billing.quota import Limits
 from images.files import safe_filename, url_filename
-from images.jobs import JobRequest, Submission, resolve
+from images.jobs import MAX_WAIT_SECONDS, JobRequest, Submission, resolve
 from images.models import Image, OutputFormat, human_size
 from inference import (
     FORMAT_EXTENSIONS,
@@ -263,6 +263,12 @@ class UpscaleRequestSerializer(RequestSerializer):
         return submission
 
 
+class WaitSerializer(RequestSerializer):
+    """``?wait=N`` on an upload: seconds to wait for the result (:func:`images.jobs.wait_until_finished`)."""
+
+    wait = serializers.IntegerField(min_value=0, max_value=MAX_WAIT_SECONDS, default=0)
+
+
 @extend_schema_serializer(component_name="UpscaleJson")
 class UpscaleJsonSerializer(UpscaleRequestSerializer):
     """``POST /api/images/upscale`` with a JSON body, as the OpenAPI schema shows it: no file, only
@@ -360,6 +366,7 @@ class ImageSerializer(serializers.ModelSerializer[Image]):
             "upscaled_dimensions_formatted",
             "upscaled_format",
             "processing_time",
+            "cached",
             "error",
             "download_url",
             "created_at",

@@ -128,6 +128,7 @@ ERROR_DESCRIPTIONS = {
     413: "The request body is larger than this endpoint accepts.",
     415: "The Content-Type is not one the endpoint reads.",
     422: "Validation failed: `errors` has each invalid field's messages.",
+    409: "A request with the same `Idempotency-Key` is still being processed: retry after `Retry-After` seconds.",
     429: "Too many requests: the plan's hourly limit (or, without credentials, the client IP's), or too many "
     "images of the workspace still processing. Retry after `Retry-After` seconds.",
 }
@@ -144,8 +145,16 @@ TAGS = {
     "webhooks": "Webhooks",
 }
 
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description="Your unique key for this request (1-255 characters, e.g. a UUID). Sent again within 24 hours with "
+    "the same request, it answers the first answer again (with `Idempotent-Replayed: true`) and creates nothing; "
+    "with another request, 422; while the first is still running, 409. Ignored without credentials.",
+)
 RETRY_AFTER = OpenApiParameter(
-    "Retry-After", int, OpenApiParameter.HEADER, response=[429], description="Seconds until you may retry."
+    "Retry-After", int, OpenApiParameter.HEADER, response=[409, 429], description="Seconds until you may retry."
 )
 
 
@@ -176,6 +185,8 @@ class AutoSchema(SpectacularAutoSchema):
             codes += [400, 413, 415]
         if has_body or self._has_query_parameters():
             codes.append(422)
+        if self.method == "POST" and not public:
+            codes.append(409)
         return codes
 
     def _has_query_parameters(self) -> bool:
@@ -185,7 +196,9 @@ class AutoSchema(SpectacularAutoSchema):
         )
 
     def get_override_parameters(self) -> list[Any]:
-        return [*super().get_override_parameters(), *getattr(self.view, "openapi_response_headers", []), RETRY_AFTER]
+        idempotency = [IDEMPOTENCY_KEY] if self.method == "POST" else []
+        return [*super().get_override_parameters(), *getattr(self.view, "openapi_response_headers", []), RETRY_AFTER,
+                *idempotency]  # fmt: skip
 
 
 def drop_docstrings(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:

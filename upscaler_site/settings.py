@@ -98,6 +98,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "upscaler_site.middleware.ContentSecurityPolicyMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Last: once the request's identity is known and it passed the anonymous rate limit.
+    "accounts.idempotency.IdempotencyMiddleware",
 ]
 
 ROOT_URLCONF = "upscaler_site.urls"

@@ -131,8 +131,8 @@ def test_needs_the_write_ability(user):
 # --- reading -------------------------------------------------------------------------------------------
 
 
-def make_batch(api, count: int = 2) -> dict:
-    response = upload(api, photos(count), scale_factor=2, model="anime-fast")
+def make_batch(api, count: int = 2, scale_factor: int = 2) -> dict:
+    response = upload(api, photos(count), scale_factor=scale_factor, model="anime-fast")
     assert response.status_code == 202, response.json()
     return response.json()["data"]
 
@@ -167,8 +167,8 @@ def complete(image: Image) -> None:
 
 def test_status_follows_the_outcomes(api):
     outcomes = {"completed": ["ok", "ok"], "partially_failed": ["ok", "fail"], "failed": ["fail", "fail"]}
-    for expected, plan in outcomes.items():
-        data = make_batch(api, 2)
+    for factor, (expected, plan) in enumerate(outcomes.items(), 2):
+        data = make_batch(api, 2, scale_factor=factor)  # not the earlier batch's request: the cache would serve it
         for image, outcome in zip(Image.objects.filter(batch_id=data["id"]).order_by("created_at"), plan,
                                   strict=True):  # fmt: skip
             if outcome == "ok":
