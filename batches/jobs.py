@@ -21,7 +21,6 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.dispatch import Signal, receiver
 
@@ -59,7 +58,7 @@ def submit(workspace: Workspace, user: User | None, submissions: Sequence[jobs.S
             scale_factor=None if asked.scale_factor is None else Decimal(str(asked.scale_factor)),
             target_width=asked.target_width,
             target_height=asked.target_height,
-            model=asked.model or settings.UPSCALE_DEFAULT_MODEL,
+            model=asked.model_name,
             ref=asked.ref,
             webhook_url=asked.webhook_url,
             webhook_headers=asked.webhook_headers,

@@ -114,6 +114,11 @@ class JobRequest:
     webhook_url: str = ""
     webhook_headers: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def model_name(self) -> str:
+        """The model asked for, or the server's default (``UPSCALE_DEFAULT_MODEL``)."""
+        return self.model or str(settings.UPSCALE_DEFAULT_MODEL)
+
 
 @dataclass(frozen=True)
 class Submission:
@@ -185,7 +190,7 @@ def resolve(source_size: tuple[int, int], request: JobRequest, limits: Limits) -
         target_height=request.target_height,
         max_width=request.max_width,
         max_height=request.max_height,
-        model=request.model or settings.UPSCALE_DEFAULT_MODEL,
+        model=request.model_name,
         max_quality=request.max_quality,
         max_scale=settings.UPSCALE_MAX_SCALE,
         fit_max_scale=limits.max_scale,
@@ -287,8 +292,7 @@ _PIXEL_FIELDS = ("scale_factor", "target_width", "target_height", "max_width", "
 
 def cache_key(content_sha256: str, request: JobRequest) -> str:
     """The result cache's key: SHA-256 of the input's bytes and of what was asked that changes the result."""
-    asked = {name: getattr(request, name) for name in _PIXEL_FIELDS}
-    asked["model"] = asked["model"] or settings.UPSCALE_DEFAULT_MODEL
+    asked = {name: getattr(request, name) for name in _PIXEL_FIELDS} | {"model": request.model_name}
     # JSON, not repr: an enum member and its string value are the same request.
     return hashlib.sha256(f"{content_sha256}:{json.dumps(asked, sort_keys=True)}".encode()).hexdigest()
 
@@ -357,7 +361,7 @@ def _store(workspace: Workspace, user: User | None, submission: Submission, mont
         output_format=request.output_format,
         output_quality=request.output_quality,
         tune_colors=request.tune_colors,
-        model=request.model or settings.UPSCALE_DEFAULT_MODEL,
+        model=request.model_name,
         max_quality=request.max_quality,
         keep_metadata=request.keep_metadata,
         api_request=api_request,
