@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 
 from upscaler_site.testing import client_for, make_user, photo, qcluster
 
-pytest_plugins = ["billing.tests.localstripe"]
+pytest_plugins = ["billing.tests.localstripe", "upscaler_site.tests.s3server"]
 
 
 @pytest.fixture(autouse=True)

@@ -123,12 +123,6 @@ def _archive_names(images: list[Image]) -> Iterator[tuple[Image, str]]:
         yield image, name
 
 
-def _read(image: Image) -> Iterator[bytes]:
-    with image.upscaled.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            yield chunk
-
-
 class BatchArchiveView(QuotaHeadersMixin, APIView):
     """``GET /api/batches/{id}/archive``: a ZIP of every completed result, streamed as it is read.
 
@@ -158,7 +152,7 @@ class BatchArchiveView(QuotaHeadersMixin, APIView):
             raise ParseError(f"The batch is {batch.status} and has no completed images to download yet.")
         archive = ZipStream(sized=True)
         for image, name in _archive_names(images):
-            archive.add(_read(image), name, size=image.upscaled_size)
+            archive.add(files.chunks(image.upscaled, CHUNK), name, size=image.upscaled_size)
         response = files.harden(StreamingHttpResponse(archive, content_type="application/zip"))
         response["Content-Length"] = str(len(archive))
         stem = PurePosixPath(safe_filename(batch.name, "batch")).stem[:100]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import FileResponse, Http404, HttpRequest
+from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -43,7 +44,7 @@ class ImageAdmin(admin.ModelAdmin):
         own = [path("<uuid:pk>/thumbnail/<str:which>/", view, name="images_image_thumbnail")]
         return own + super().get_urls()
 
-    def thumbnail_view(self, request: HttpRequest, pk: str, which: str) -> FileResponse:
+    def thumbnail_view(self, request: HttpRequest, pk: str, which: str) -> HttpResponseBase:
         if which not in PREVIEWS or not self.has_view_permission(request):
             raise Http404
         image = get_object_or_404(Image, pk=pk)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.http import FileResponse, Http404, HttpRequest
+from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -147,19 +148,18 @@ class ImageDownloadView(QuotaHeadersMixin, APIView):
     )
     def get(self, request: ApiRequest, pk: str) -> Response:
         image = get_object_or_404(Image.objects.in_workspace(request_workspace(request)), pk=pk)
-        path = image.download_path()
-        if path is None:
+        url = image.download_url(request.build_absolute_uri)
+        if url is None:
             detail = image.error if image.status == Image.Status.FAILED else None
             message = f"The image is {image.status}; only completed images can be downloaded."
             if detail:
                 message += f" It failed: {detail}"
             raise ParseError(message)
-        data = DownloadSerializer({"download_url": request.build_absolute_uri(path),
-                                   "filename": image.download_filename}).data  # fmt: skip
+        data = DownloadSerializer({"download_url": url, "filename": image.download_filename}).data
         return ok(data, "Download URL generated successfully")
 
 
-def download_file(request: HttpRequest, token: str) -> FileResponse:
+def download_file(request: HttpRequest, token: str) -> HttpResponseBase:
     """Serve a result file to whoever holds a valid signed URL (no token header needed)."""
     image = Image.from_download_token(token)
     if image is None:

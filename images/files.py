@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from pathlib import PurePosixPath
 from typing import IO, TypeVar
 from urllib.parse import unquote, urlsplit
 
+from django.conf import settings
 from django.db.models.fields.files import FieldFile
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.http.response import HttpResponseBase
+from django.utils.http import content_disposition_header
 
 from inference import FORMAT_CONTENT_TYPES, FORMAT_EXTENSIONS
 
@@ -80,15 +83,35 @@ def open_stored(field: FieldFile) -> IO[bytes]:
         raise Http404("The file is no longer available.") from None
 
 
-def serve(field: FieldFile, *, fmt: str, filename: str, inline: bool = False) -> FileResponse:
+def presigned_url(field: FieldFile, *, fmt: str, filename: str, inline: bool = False) -> str | None:
+    """A URL of object storage that serves the file directly, expiring after ``DOWNLOAD_URL_MAX_AGE``, with
+    the headers :func:`serve` would send; None when files are not in object storage (the web tier serves them).
+    """
+    if not hasattr(field.storage, "presigned_url"):
+        return None
+    as_attachment = not (inline and fmt in INLINE_FORMATS)
+    url: str = field.storage.presigned_url(
+        field.name,
+        content_type=FORMAT_CONTENT_TYPES.get(fmt, "application/octet-stream"),
+        disposition=content_disposition_header(as_attachment, safe_filename(filename)) or "attachment",
+        expire=settings.DOWNLOAD_URL_MAX_AGE,
+    )
+    return url
+
+
+def serve(field: FieldFile, *, fmt: str, filename: str, inline: bool = False) -> HttpResponseBase:
     """A stored user file in format ``fmt`` (``"PNG"``), named ``filename`` for the browser.
 
     ``inline`` is honoured only for :data:`INLINE_FORMATS`; the Content-Type is the
-    format's, never guessed from a name.
+    format's, never guessed from a name. From object storage, a redirect to its
+    presigned URL (:func:`presigned_url`): the bytes do not pass through the web tier.
 
     Raises:
         Http404: the file is no longer in storage.
     """
+    url = presigned_url(field, fmt=fmt, filename=filename, inline=inline)
+    if url is not None:
+        return HttpResponseRedirect(url)
     response = FileResponse(
         open_stored(field),
         as_attachment=not (inline and fmt in INLINE_FORMATS),
@@ -97,3 +120,18 @@ def serve(field: FieldFile, *, fmt: str, filename: str, inline: bool = False) ->
     )
     harden(response)
     return response
+
+
+def chunks(field: FieldFile, size: int) -> Iterator[bytes]:
+    """The stored file's bytes, ``size`` at a time: streamed from object storage, read from a local file.
+
+    Raises:
+        FileNotFoundError: it is no longer in storage.
+    """
+    stream = getattr(field.storage, "stream", None)
+    if stream is not None:
+        yield from stream(field.name, size)
+        return
+    with field.open("rb") as handle:
+        while chunk := handle.read(size):
+            yield chunk

@@ -6,6 +6,7 @@ What moves it, and when, is :mod:`images.jobs`.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import PurePosixPath
 
@@ -17,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Workspace
+from images import files
 from inference import FORMAT_EXTENSIONS
 
 DOWNLOAD_SALT = "images.download"
@@ -236,11 +238,18 @@ class Image(models.Model):
         """A signed token naming this image, accepted by the file view until it expires."""
         return signing.dumps(str(self.pk), salt=DOWNLOAD_SALT)
 
-    def download_path(self) -> str | None:
-        """Path of the signed file URL for a completed image, else None."""
+    def download_url(self, absolute: Callable[[str], str]) -> str | None:
+        """The URL a client downloads a completed image's result from; None before it is completed.
+
+        A presigned URL of object storage when the files are there (:func:`images.files.presigned_url`),
+        else the path of the site's own signed file URL made absolute by ``absolute``
+        (``request.build_absolute_uri``, or the site's ``SITE_URL`` in the worker). Either expires
+        after ``DOWNLOAD_URL_MAX_AGE``.
+        """
         if self.status != self.Status.COMPLETED or not self.upscaled:
             return None
-        return reverse("images:file", args=[self.download_token()])
+        presigned = files.presigned_url(self.upscaled, fmt=self.upscaled_format, filename=self.download_filename)
+        return presigned or absolute(reverse("images:file", args=[self.download_token()]))
 
     @classmethod
     def from_download_token(cls, token: str) -> Image | None:

@@ -6,6 +6,7 @@ import base64
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import Any
 from urllib.parse import urljoin
 
@@ -410,12 +411,9 @@ class ImageSerializer(serializers.ModelSerializer[Image]):
         return obj.error or None
 
     def get_download_url(self, obj: Image) -> str | None:
-        path = obj.download_path()
-        if path is None:
-            return None
         request = self.context.get("request")
         # No request in the worker (webhooks): the site's own public address.
-        return request.build_absolute_uri(path) if request else urljoin(settings.SITE_URL, path)
+        return obj.download_url(request.build_absolute_uri if request else partial(urljoin, settings.SITE_URL))
 
 
 class DownloadSerializer(serializers.Serializer[Any]):

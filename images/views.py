@@ -25,7 +25,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -197,7 +198,7 @@ def delete(request: AuthenticatedHttpRequest, pk: uuid.UUID) -> HttpResponse:
 
 @login_required
 @require_GET
-def original_file(request: AuthenticatedHttpRequest, pk: uuid.UUID) -> FileResponse:
+def original_file(request: AuthenticatedHttpRequest, pk: uuid.UUID) -> HttpResponseBase:
     """The uploaded original, inline (the comparison view's "before")."""
     image = get_object_or_404(workspace_images(request), pk=pk)
     return files.serve(image.original, fmt=image.original_format, filename=image.original_filename, inline=True)
@@ -205,7 +206,7 @@ def original_file(request: AuthenticatedHttpRequest, pk: uuid.UUID) -> FileRespo
 
 @login_required
 @require_GET
-def result_file(request: AuthenticatedHttpRequest, pk: uuid.UUID) -> FileResponse:
+def result_file(request: AuthenticatedHttpRequest, pk: uuid.UUID) -> HttpResponseBase:
     """The upscaled result, inline (the comparison view's "after"); 404 until it exists."""
     image = get_object_or_404(workspace_images(request), pk=pk, status=Image.Status.COMPLETED)
     return files.serve(image.upscaled, fmt=image.upscaled_format, filename=image.download_filename, inline=True)
@@ -213,7 +214,7 @@ def result_file(request: AuthenticatedHttpRequest, pk: uuid.UUID) -> FileRespons
 
 @login_required
 @require_GET
-def download(request: AuthenticatedHttpRequest, pk: uuid.UUID) -> FileResponse:
+def download(request: AuthenticatedHttpRequest, pk: uuid.UUID) -> HttpResponseBase:
     """The upscaled result as a download, named after the original."""
     image = get_object_or_404(workspace_images(request), pk=pk, status=Image.Status.COMPLETED)
     return files.serve(image.upscaled, fmt=image.upscaled_format, filename=image.download_filename)
@@ -221,7 +222,7 @@ def download(request: AuthenticatedHttpRequest, pk: uuid.UUID) -> FileResponse:
 
 @login_required
 @require_GET
-def thumbnail(request: AuthenticatedHttpRequest, pk: uuid.UUID) -> FileResponse:
+def thumbnail(request: AuthenticatedHttpRequest, pk: uuid.UUID) -> HttpResponseBase:
     """A small preview of the original for the history grid, stored by the worker (404 until then)."""
     image = get_object_or_404(workspace_images(request), pk=pk)
     if not image.original_thumbnail:

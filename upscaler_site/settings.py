@@ -13,6 +13,7 @@ import re
 import secrets
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -378,7 +379,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
 MEDIA_URL = "media/"
 
-STORAGES = {
+STORAGES: dict[str, dict[str, object]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -386,6 +387,40 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# Object storage: with a bucket, originals, results and thumbnails live in S3 (or an S3-compatible
+# server) for every web and worker host, and downloads are presigned URLs (upscaler_site.storage).
+AWS_SETTINGS = ("AWS_STORAGE_BUCKET_NAME", "AWS_S3_ENDPOINT_URL", "AWS_S3_PUBLIC_ENDPOINT_URL", "AWS_ACCESS_KEY_ID",
+                "AWS_SECRET_ACCESS_KEY", "AWS_S3_REGION_NAME")  # fmt: skip
+
+
+def object_storage(values: dict[str, str]) -> dict[str, object]:
+    """``STORAGES["default"]`` for the bucket that ``values`` (the ``AWS_SETTINGS``) name."""
+    endpoint = values.get("AWS_S3_ENDPOINT_URL") or None
+    return {
+        "BACKEND": "upscaler_site.storage.ObjectStorage",
+        "OPTIONS": {
+            "bucket_name": values["AWS_STORAGE_BUCKET_NAME"],
+            "endpoint_url": endpoint,
+            # Where browsers reach the bucket, when not where the hosts do (a private address).
+            "public_endpoint_url": values.get("AWS_S3_PUBLIC_ENDPOINT_URL") or endpoint,
+            "access_key": values.get("AWS_ACCESS_KEY_ID") or None,
+            "secret_key": values.get("AWS_SECRET_ACCESS_KEY") or None,
+            "region_name": values.get("AWS_S3_REGION_NAME") or None,
+            # Virtual-host addressing needs DNS per bucket, which S3-compatible servers rarely have.
+            "addressing_style": "path" if endpoint else None,
+            "signature_version": "s3v4",
+            "querystring_expire": DOWNLOAD_URL_MAX_AGE,
+            "file_overwrite": False,
+            "default_acl": None,
+        },
+    }
+
+
+_aws = {name: env.str(name, default="") for name in AWS_SETTINGS}
+AWS_STORAGE_BUCKET_NAME = _aws["AWS_STORAGE_BUCKET_NAME"]
+AWS_S3_PUBLIC_ENDPOINT_URL = _aws["AWS_S3_PUBLIC_ENDPOINT_URL"] or _aws["AWS_S3_ENDPOINT_URL"]
+if AWS_STORAGE_BUCKET_NAME:
+    STORAGES["default"] = object_storage(_aws)
 
 # --- Security for deployments behind TLS ---------------------------------------------
 # BEHIND_TLS_PROXY=1: a reverse proxy terminates TLS and sets X-Forwarded-Proto. Everything
@@ -399,6 +434,17 @@ SECURE_HSTS_SECONDS = env.int("HSTS_SECONDS", default=365 * 24 * 3600 if BEHIND_
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("HSTS_INCLUDE_SUBDOMAINS", default=BEHIND_TLS_PROXY)
 SECURE_HSTS_PRELOAD = env.bool("HSTS_PRELOAD", default=BEHIND_TLS_PROXY)
 
+
+def _public_bucket_origin() -> list[str]:
+    """The origin the dashboard's images come from when they are in object storage."""
+    if not AWS_STORAGE_BUCKET_NAME:
+        return []
+    if AWS_S3_PUBLIC_ENDPOINT_URL:
+        parts = urlsplit(AWS_S3_PUBLIC_ENDPOINT_URL)
+        return [f"{parts.scheme}://{parts.netloc}"]
+    return ["https://*.amazonaws.com"]
+
+
 # The pages run only the site's own scripts and styles: no inline script, no style attribute.
 # User files get a stricter policy of their own (images.files); the admin's templates need
 # inline styles (upscaler_site.middleware.ContentSecurityPolicyMiddleware).
@@ -408,7 +454,7 @@ CONTENT_SECURITY_POLICY = {
         "script-src": ["'self'"],
         "style-src": ["'self'"],
         # data: for the favicon placeholder, blob: for the upload page's local previews.
-        "img-src": ["'self'", "data:", "blob:"],
+        "img-src": ["'self'", "data:", "blob:", *_public_bucket_origin()],
         "connect-src": ["'self'"],
         "object-src": ["'none'"],
         "base-uri": ["'none'"],
