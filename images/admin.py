@@ -30,8 +30,9 @@ def thumbnail_tag(image: Image, which: str) -> str:
 
 @admin.register(Image)
 class ImageAdmin(admin.ModelAdmin):
-    list_display = ["thumbnail", "original_filename", "workspace", "status", "model_used", "original_dimensions",
-                    "target_width", "target_height", "processing_time", "batch", "created_at"]  # fmt: skip
+    list_display = ["thumbnail", "original_filename", "workspace", "status", "model_used", "worker",
+                    "original_dimensions", "target_width", "target_height", "processing_time", "batch",
+                    "created_at"]  # fmt: skip
     list_filter = ["status", "model_used", "created_at", "workspace"]
     search_fields = ["id", "original_filename", "workspace__name", "created_by__email", "batch__id"]
     date_hierarchy = "created_at"

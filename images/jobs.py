@@ -456,14 +456,15 @@ def _enqueue_on_commit(image: Image) -> None:
 # --- the worker's moves ---------------------------------------------------------------------------------
 
 
-def claim(image: Image) -> bool:
-    """pending → processing; False if someone else already moved it (or it is gone)."""
+def claim(image: Image, worker: str = "") -> bool:
+    """pending → processing by ``worker`` (its host and process id); False if someone else already moved it
+    (or it is gone)."""
     now = timezone.now()
     with transaction.atomic():
         if not Image.objects.move(image.pk, [Status.PENDING], status=Status.PROCESSING, started_at=now,
-                                  updated_at=now):  # fmt: skip
+                                  updated_at=now, worker=worker[:100]):  # fmt: skip
             return False
-        image.status, image.started_at = Status.PROCESSING, now
+        image.status, image.started_at, image.worker = Status.PROCESSING, now, worker[:100]
         job_started.send(sender=Image, image=image)
     return True
 

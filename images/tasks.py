@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import socket
 import tempfile
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +46,7 @@ def upscale_image(image_id: str) -> str:
     from inference import InferenceError, InvalidImage, UnknownModel, open_image
 
     image = Image.objects.filter(pk=image_id).first()
-    if image is None or not jobs.claim(image):
+    if image is None or not jobs.claim(image, worker=f"{socket.gethostname()}:{os.getpid()}"):
         return "skipped"
     try:
         max_pixels = int(settings.UPSCALE_MAX_OUTPUT_MEGAPIXELS * 1_000_000)
