@@ -6,12 +6,17 @@ and status always commit together with its images' states:
 
 * ``job_started`` → the batch is processing;
 * ``job_finished`` → one more completed or failed image; the last one settles the
-  batch (completed, partially failed or failed) and sends :data:`batch_finished`;
+  batch (completed, partially failed or failed) and sends :data:`batch_finished`; any
+  other queues the batch's next image;
 * ``job_requeued`` → one failure taken back, the batch is processing again; a
   cancelled batch refuses (:class:`images.jobs.RetryRefused`).
 
 ``batch_finished(batch_id, status)`` is sent, inside the transaction, when a batch
 settles or is cancelled.
+
+Fairness: a batch has at most ``BATCH_QUEUE_WINDOW`` images in the task queue at a time
+(the next is queued as one finishes), so an image uploaded by anyone after a 20-image
+batch waits behind a few of its images, not all of them.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.dispatch import Signal, receiver
 
@@ -65,7 +71,8 @@ def submit(workspace: Workspace, user: User | None, submissions: Sequence[jobs.S
         )
         # A batch's webhook_url gets the batch's event, not one per image.
         own = [replace(s, request=replace(s.request, webhook_url="", webhook_headers={})) for s in submissions]
-        jobs.submit(workspace, user, own, batch=batch, limits=limits, api_request=api_request)
+        jobs.submit(workspace, user, own, batch=batch, limits=limits, api_request=api_request,
+                    queue_first=settings.BATCH_QUEUE_WINDOW)  # fmt: skip
     return batch
 
 
@@ -101,11 +108,15 @@ def _started(sender: Any, image: Image, **kwargs: Any) -> None:
 
 @receiver(jobs.job_finished, dispatch_uid="batches.finished")
 def _finished(sender: Any, image: Image, completed: bool, **kwargs: Any) -> None:
+    if not image.batch_id:
+        return
     # A deleted unfinished image can never finish: counted as failed, or its batch would wait forever.
     # (When the batch itself is being deleted the UPDATE finds no row to change.)
-    if image.batch_id and Batch.record_outcome(image.batch_id, completed=completed):
+    if Batch.record_outcome(image.batch_id, completed=completed):
         status = Batch.objects.filter(pk=image.batch_id).values_list("status", flat=True).first()
         batch_finished.send(sender=Batch, batch_id=image.batch_id, status=status)
+    elif Batch.objects.filter(pk=image.batch_id, status__in=Batch.UNFINISHED).exists():
+        jobs.queue_next(Image.objects.filter(batch_id=image.batch_id))
 
 
 @receiver(jobs.job_requeued, dispatch_uid="batches.requeued")

@@ -225,6 +225,7 @@ def submit(
     batch: models.Model | None = None,
     limits: Limits | None = None,
     api_request: bool = True,
+    queue_first: int | None = None,
 ) -> list[Image]:
     """Admit, count, store and queue images, all or nothing.
 
@@ -239,6 +240,8 @@ def submit(
             the same transaction); its presence also needs a plan with batches.
         limits: the workspace's limits, when the caller has them already.
         api_request: uploaded with an API token (False: from the dashboard).
+        queue_first: queue only this many images now (None: all); the others stay
+            pending, unqueued, until :func:`queue_next` sends them.
 
     Raises:
         billing.quota.PlanLimit: the plan does not allow it (API access, lapsed
@@ -259,15 +262,17 @@ def submit(
             month = reserve_images(workspace, charged, limits.images_per_month) if charged else None
             # After the reservation, whose UPDATE holds the workspace's usage row until this
             # transaction ends: concurrent submissions of a workspace count one after the other.
-            queued = sum(hit is None for hit in hits)  # a cached result is finished at once
-            limits.check_unfinished(Image.objects.in_workspace(workspace).unfinished().count(), queued)
+            unfinished = sum(hit is None for hit in hits)  # a cached result is finished at once
+            limits.check_unfinished(Image.objects.in_workspace(workspace).unfinished().count(), unfinished)
+            queued = 0
             for submission, key, hit, is_free in zip(submissions, keys, hits, free, strict=True):
                 image = _store(workspace, user, submission, None if is_free else month, batch, api_request, key)
                 images.append(image)
-                if hit is None:
-                    _enqueue_on_commit(image)
-                else:
+                if hit is not None:
                     _complete_from(image, hit)
+                elif queue_first is None or queued < queue_first:
+                    _enqueue_on_commit(image)
+                    queued += 1
     except BaseException:
         # The rows roll back with the transaction; the files are not transactional.
         for image in images:
@@ -431,8 +436,21 @@ def admit(image: Image, content: bytes, fmt: str, options: UpscaleOptions, filen
     return done
 
 
+def queue_next(images: models.QuerySet[Image]) -> Image | None:
+    """Queue the oldest of ``images`` that is pending and was never queued (a batch's next image); which.
+
+    A conditional UPDATE claims it, so two images finishing at once never queue the same one.
+    """
+    for image in images.filter(status=Status.PENDING, queued=False).order_by("created_at", "pk")[:5]:
+        if Image.objects.filter(pk=image.pk, queued=False).update(queued=True):
+            _enqueue_on_commit(image)
+            return image
+    return None
+
+
 def _enqueue_on_commit(image: Image) -> None:
     """Queue the image's task once the current transaction commits; fail the image if the broker is down."""
+    Image.objects.filter(pk=image.pk).update(queued=True)
 
     def send() -> None:
         try:

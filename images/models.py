@@ -126,6 +126,7 @@ class Image(models.Model):
                                  help_text="SHA-256 of the input and the options that change its result.")  # fmt: skip
     cached = models.BooleanField(default=False, help_text="Served from an earlier identical request's result.")
     worker = models.CharField(max_length=100, blank=True, help_text="The worker that ran it: host:process id.")
+    queued = models.BooleanField(default=False, help_text="Its task was sent (a batch sends a few at a time).")
     webhook_headers = models.JSONField(default=dict, blank=True, help_text="Extra headers sent to webhook_url.")
     original = models.FileField(upload_to=_original_path, max_length=255, blank=True)
     original_filename = models.CharField(max_length=255)

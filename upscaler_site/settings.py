@@ -175,6 +175,9 @@ else:
 # failed by the stall sweep.
 UPSCALE_TASK_TIMEOUT = env.int("UPSCALE_TASK_TIMEOUT", default=6 * 3600)
 
+# Images of one batch in the task queue at a time: others' uploads wait behind this many, not the whole
+# batch. At least the number of workers, or a lone batch leaves workers idle.
+BATCH_QUEUE_WINDOW = env.int("BATCH_QUEUE_WINDOW", default=2)
 Q_CLUSTER = {
     "name": env.str("Q_CLUSTER_NAME", default="upscaler"),
     # One worker uses every core through PyTorch's thread pool, so more workers

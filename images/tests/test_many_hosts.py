@@ -55,3 +55,34 @@ def test_twenty_uploads_through_gunicorn_complete_once_each_on_two_workers(s3, s
     assert all(not list(media.rglob("*.*")) for media, _ in hosts.values())
     assert all(not [p for p in temp.rglob("*") if p.is_file()] for _, temp in hosts.values())
     assert len(s3.objects(settings.AWS_STORAGE_BUCKET_NAME)) >= 3 * IMAGES  # original, result, thumbnail
+
+
+def test_a_single_image_does_not_wait_behind_another_workspaces_batch(live_server, worker, user, other_user,
+                                                                     settings):  # fmt: skip
+    """Ada's batch of 12 is queued a few images at a time (BATCH_QUEUE_WINDOW); Bob's one image, uploaded
+    after it, is done after at most that many of hers, not after all 12."""
+    batch_size, settings.BATCH_QUEUE_WINDOW = 12, 2
+    sessions = {}
+    for who in (user, other_user):
+        sessions[who] = requests.Session()
+        sessions[who].headers["Authorization"] = f"Bearer {ApiToken.issue(who, who.personal_workspace, 'f')[1]}"
+    files = [("images[]", (f"{n}.jpg", encode(photo(size=(40 + n, 30)), "JPEG"), "image/jpeg"))
+             for n in range(batch_size)]  # fmt: skip
+    response = sessions[user].post(f"{live_server.url}/api/batches", files=files, data={"model": "anime-fast"},
+                                   timeout=30)  # fmt: skip
+    assert response.status_code == 202, response.text
+    batch_id = response.json()["data"]["id"]
+    single = sessions[other_user].post(f"{live_server.url}/api/images/upscale", timeout=30,
+                                       files={"image": ("bob.jpg", encode(photo(size=(30, 30)), "JPEG"), "image/jpeg")},
+                                       data={"model": "anime-fast"}).json()["data"]["id"]  # fmt: skip
+    deadline = time.monotonic() + 300
+    while (image := Image.objects.get(pk=single)).status in Image.UNFINISHED:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    done_before = Image.objects.filter(batch_id=batch_id, completed_at__lte=image.completed_at).count()
+    assert image.status == Image.Status.COMPLETED
+    assert done_before <= 3, done_before  # the window, and one the worker may have started meanwhile
+    while Image.objects.filter(batch_id=batch_id, status__in=Image.UNFINISHED).exists():  # the batch still finishes
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    assert Image.objects.filter(batch_id=batch_id, status=Image.Status.COMPLETED).count() == batch_size
