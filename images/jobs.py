@@ -27,15 +27,18 @@ Receivers run in the transaction of the move: an exception rolls the move back.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import IO, Any
 
+from django import db
 from django.conf import settings
 from django.core.files import File
 from django.core.files.base import ContentFile
@@ -480,11 +483,60 @@ def claim(image: Image, worker: str = "") -> bool:
     now = timezone.now()
     with transaction.atomic():
         if not Image.objects.move(image.pk, [Status.PENDING], status=Status.PROCESSING, started_at=now,
-                                  updated_at=now, worker=worker[:100]):  # fmt: skip
+                                  heartbeat_at=now, updated_at=now, worker=worker[:100],
+                                  attempts=models.F("attempts") + 1):  # fmt: skip
             return False
-        image.status, image.started_at, image.worker = Status.PROCESSING, now, worker[:100]
+        image.refresh_from_db()
         job_started.send(sender=Image, image=image)
     return True
+
+
+@contextlib.contextmanager
+def heartbeat(image: Image, every: float | None = None) -> Iterator[None]:
+    """While the block runs, a thread records the worker's sign of life (``heartbeat_at``) every ``every``
+    seconds (``HEARTBEAT_SECONDS``), whatever the job is doing (decoding, loading a model, a long tile).
+
+    A worker that dies (SIGKILL, the out-of-memory killer, a lost host) stops beating, and the
+    stall sweep (:func:`recover_stalled`) takes its image back after ``STALLED_AFTER_SECONDS``.
+    """
+    interval = every if every is not None else settings.HEARTBEAT_SECONDS
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(interval):
+                Image.objects.filter(pk=image.pk, status=Status.PROCESSING).update(heartbeat_at=timezone.now())
+        finally:
+            db.connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{image.pk}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+#: Why an image whose worker died twice failed.
+WORKER_DIED = "The worker stopped while processing this image (twice); please try again."
+
+
+def recover_stalled(image: Image) -> str:
+    """An image whose worker died (:meth:`images.models.ImageQuerySet.stalled`): queued again once, on a
+    live worker, or failed with its quota given back the second time. Returns ``"requeued"``,
+    ``"failed"``, or ``""`` when it had moved on meanwhile.
+    """
+    if image.attempts < 2:
+        now = timezone.now()
+        with transaction.atomic():
+            if Image.objects.move(image.pk, [Status.PROCESSING], status=Status.PENDING, started_at=None,
+                                  heartbeat_at=None, progress=0, updated_at=now):  # fmt: skip
+                image.status = Status.PENDING
+                _enqueue_on_commit(image)
+                return "requeued"
+        return ""
+    return "failed" if fail(image, WORKER_DIED) else ""
 
 
 def choose_model(image: Image, model: str, reason: str) -> None:

@@ -49,16 +49,21 @@ class ImageQuerySet(models.QuerySet["Image"]):
         return self.filter(status__in=Image.UNFINISHED)
 
     def stalled(self) -> list[Image]:
-        """Images still processing past their time limit plus a grace period: their worker died.
+        """Images processing whose worker died: no heartbeat for ``STALLED_AFTER_SECONDS``, or still
+        processing past their time limit plus a grace period.
 
         Compared in Python: the images processing at once are no more than the workers.
         """
         now = timezone.now()
+        silent = now - timedelta(seconds=settings.STALLED_AFTER_SECONDS)
         return [
             image
             for image in self.filter(status=Image.Status.PROCESSING, started_at__isnull=False)
             if image.started_at is not None
-            and image.started_at + timedelta(seconds=image.time_limit + STALL_GRACE_SECONDS) < now
+            and (
+                (image.heartbeat_at or image.started_at) < silent
+                or image.started_at + timedelta(seconds=image.time_limit + STALL_GRACE_SECONDS) < now
+            )
         ]
 
     def move(self, pk: uuid.UUID, sources: tuple[str, ...] | list[str], **changes: object) -> bool:
@@ -127,6 +132,8 @@ class Image(models.Model):
     cached = models.BooleanField(default=False, help_text="Served from an earlier identical request's result.")
     worker = models.CharField(max_length=100, blank=True, help_text="The worker that ran it: host:process id.")
     queued = models.BooleanField(default=False, help_text="Its task was sent (a batch sends a few at a time).")
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Times a worker claimed it.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of its worker.")
     webhook_headers = models.JSONField(default=dict, blank=True, help_text="Extra headers sent to webhook_url.")
     original = models.FileField(upload_to=_original_path, max_length=255, blank=True)
     original_filename = models.CharField(max_length=255)

@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import tempfile
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -49,17 +50,18 @@ def upscale_image(image_id: str) -> str:
     if image is None or not jobs.claim(image, worker=f"{socket.gethostname()}:{os.getpid()}"):
         return "skipped"
     try:
-        max_pixels = int(settings.UPSCALE_MAX_OUTPUT_MEGAPIXELS * 1_000_000)
-        with image.original.open("rb") as fh:
-            source = open_image(fh, max_pixels=max_pixels)  # type: ignore[arg-type]  # a File reads like one
-        image.store_thumbnail("original_thumbnail", preview_jpeg(source.image))
-        if not image.model_used:  # "auto": chosen now that the pixels are here
-            choice = source.auto_choice()
-            jobs.choose_model(image, choice.model, choice.reason)
-        if image.is_passthrough and image.encode_format in (None, image.original_format):
-            _complete_unchanged(image, source)
-        else:
-            _upscale(image, source)
+        with jobs.heartbeat(image):
+            max_pixels = int(settings.UPSCALE_MAX_OUTPUT_MEGAPIXELS * 1_000_000)
+            with image.original.open("rb") as fh:
+                source = open_image(fh, max_pixels=max_pixels)  # type: ignore[arg-type]  # a File reads like one
+            image.store_thumbnail("original_thumbnail", preview_jpeg(source.image))
+            if not image.model_used:  # "auto": chosen now that the pixels are here
+                choice = source.auto_choice()
+                jobs.choose_model(image, choice.model, choice.reason)
+            if image.is_passthrough and image.encode_format in (None, image.original_format):
+                _complete_unchanged(image, source)
+            else:
+                _upscale(image, source)
     except TimeoutException:
         jobs.fail(image, TIMED_OUT, refund=False)
         raise  # Django-Q2 replaces the worker process, which may hold a half-finished pass's memory
@@ -162,14 +164,10 @@ def on_task_done(task: Any) -> None:
 
 
 def fail_stalled_images() -> int:
-    """Scheduled every minute: fail images whose worker died mid-job (still processing past their time limit).
-
-    Their quota is given back: the worker died, not the job's own size.
-    """
-    count = sum(
-        jobs.fail(image, "Processing took too long or the worker stopped; please try again.")
-        for image in Image.objects.stalled()
-    )
-    if count:
-        log.warning("Failed %d stalled image(s)", count)
-    return count
+    """Scheduled every minute: take back images whose worker died mid-job (:func:`images.jobs.recover_stalled`:
+    queued again once, then failed with their quota given back). Returns how many."""
+    outcomes = Counter(jobs.recover_stalled(image) for image in Image.objects.stalled())
+    outcomes.pop("", None)
+    if outcomes:
+        log.warning("Stalled images: %s", dict(outcomes))
+    return sum(outcomes.values())

@@ -178,6 +178,10 @@ UPSCALE_TASK_TIMEOUT = env.int("UPSCALE_TASK_TIMEOUT", default=6 * 3600)
 # Images of one batch in the task queue at a time: others' uploads wait behind this many, not the whole
 # batch. At least the number of workers, or a lone batch leaves workers idle.
 BATCH_QUEUE_WINDOW = env.int("BATCH_QUEUE_WINDOW", default=2)
+# A working job records a heartbeat this often (seconds); the stall sweep (every minute) takes back an image
+# whose worker has been silent for STALLED_AFTER_SECONDS: queued again once, then failed with a refund.
+HEARTBEAT_SECONDS = env.float("HEARTBEAT_SECONDS", default=10)
+STALLED_AFTER_SECONDS = env.float("STALLED_AFTER_SECONDS", default=60)
 Q_CLUSTER = {
     "name": env.str("Q_CLUSTER_NAME", default="upscaler"),
     # One worker uses every core through PyTorch's thread pool, so more workers

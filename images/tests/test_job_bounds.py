@@ -161,9 +161,11 @@ def test_a_job_stopped_by_its_time_limit_fails_without_a_refund(user, monkeypatc
 
 def test_the_stall_sweep_follows_each_jobs_own_time_limit(user):
     now = timezone.now()
-    late = make_image(user, status=Image.Status.PROCESSING, time_limit=600, started_at=now - timedelta(seconds=800))
+    # Both still beat: only their time limits tell them apart.
+    late = make_image(user, status=Image.Status.PROCESSING, time_limit=600, started_at=now - timedelta(seconds=800),
+                      heartbeat_at=now, attempts=2)  # fmt: skip
     running = make_image(user, status=Image.Status.PROCESSING, time_limit=3600,
-                         started_at=now - timedelta(seconds=800))  # fmt: skip
+                         started_at=now - timedelta(seconds=800), heartbeat_at=now)  # fmt: skip
     assert tasks.fail_stalled_images() == 1
     late.refresh_from_db()
     running.refresh_from_db()

@@ -86,3 +86,64 @@ def test_a_single_image_does_not_wait_behind_another_workspaces_batch(live_serve
         assert time.monotonic() < deadline
         time.sleep(0.3)
     assert Image.objects.filter(batch_id=batch_id, status=Image.Status.COMPLETED).count() == batch_size
+
+
+def _kill_its_worker(image_id: str, deadline: float) -> str:
+    """SIGKILL the worker process that is running the image; its "host:pid"."""
+    import os
+    import signal
+
+    while (image := Image.objects.get(pk=image_id)).status != Image.Status.PROCESSING:
+        assert time.monotonic() < deadline, image.status
+        time.sleep(0.05)
+    time.sleep(0.5)  # into the job (decoding, the model, the tiles)
+    os.kill(int(image.worker.rsplit(":", 1)[1]), signal.SIGKILL)
+    return image.worker
+
+
+def _sweep_once_silent(image_id: str, settings, deadline: float) -> str:
+    """Wait for the dead worker's heartbeat to go stale, then run the stall sweep; the image's outcome."""
+    from images.tasks import fail_stalled_images
+
+    time.sleep(settings.STALLED_AFTER_SECONDS + 1)
+    while not fail_stalled_images():
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    return Image.objects.get(pk=image_id).status
+
+
+def test_a_killed_worker_s_image_is_retried_once_then_failed_with_a_refund(live_server, media_root, tmp_path, user,
+                                                                           settings):  # fmt: skip
+    from billing.quota import used_images
+
+    settings.STALLED_AFTER_SECONDS = 3
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {ApiToken.issue(user, user.personal_workspace, 'kill')[1]}"
+
+    def upload(n: int) -> str:
+        jpeg = encode(photo(size=(160 + n, 120)), "JPEG")
+        response = session.post(f"{live_server.url}/api/images/upscale", timeout=30, data={"scale_factor": "4"},
+                                files={"image": ("cat.jpg", jpeg, "image/jpeg")})  # fmt: skip
+        assert response.status_code == 202, response.text
+        return response.json()["data"]["id"]
+
+    deadline = time.monotonic() + 600
+    with qcluster(media_root, tmp_path / "qcluster.log", HEARTBEAT_SECONDS="0.5"):
+        # Killed once: queued again, and done by the worker Django-Q2 started in the dead one's place.
+        retried = upload(0)
+        killed = _kill_its_worker(retried, deadline)
+        assert _sweep_once_silent(retried, settings, deadline) == Image.Status.PENDING
+        while (image := Image.objects.get(pk=retried)).status in Image.UNFINISHED:
+            assert time.monotonic() < deadline
+            time.sleep(0.3)
+        assert (image.status, image.attempts) == (Image.Status.COMPLETED, 2) and image.worker != killed
+
+        # Killed twice: failed, and its image given back to the quota.
+        failed = upload(1)
+        used = used_images(user.personal_workspace)
+        _kill_its_worker(failed, deadline)
+        assert _sweep_once_silent(failed, settings, deadline) == Image.Status.PENDING
+        _kill_its_worker(failed, deadline)
+        assert _sweep_once_silent(failed, settings, deadline) == Image.Status.FAILED
+    image = Image.objects.get(pk=failed)
+    assert "twice" in image.error and used_images(user.personal_workspace) == used - 1

@@ -111,20 +111,25 @@ def test_an_image_deleted_while_processing_leaves_no_file(user, monkeypatch, med
     assert not list(media_root.rglob("upscaled_*"))
 
 
-def test_stalled_images_are_failed_by_the_sweep(user, settings):
-    stale = make_image(user, status=Image.Status.PROCESSING)
-    Image.objects.filter(pk=stale.pk).update(
-        started_at=timezone.now() - timedelta(seconds=settings.UPSCALE_TASK_TIMEOUT + 300)
-    )
-    fresh = make_image(user, status=Image.Status.PROCESSING, started_at=timezone.now())
-    done = make_image(user, status=Image.Status.COMPLETED, started_at=timezone.now() - timedelta(days=1))
+def test_images_whose_worker_died_are_queued_again_once_then_failed(user, settings):
+    now = timezone.now()
+    silent = now - timedelta(seconds=settings.STALLED_AFTER_SECONDS + 5)
+    first = make_image(user, status=Image.Status.PROCESSING, started_at=silent, heartbeat_at=silent, attempts=1)
+    second = make_image(user, status=Image.Status.PROCESSING, started_at=silent, heartbeat_at=silent, attempts=2)
+    old = make_image(user, status=Image.Status.PROCESSING, heartbeat_at=now, attempts=2,
+                     started_at=now - timedelta(seconds=settings.UPSCALE_TASK_TIMEOUT + 300))  # fmt: skip
+    beating = make_image(user, status=Image.Status.PROCESSING, started_at=silent, heartbeat_at=now, attempts=1)
+    done = make_image(user, status=Image.Status.COMPLETED, started_at=now - timedelta(days=1))
 
-    assert fail_stalled_images() == 1
+    assert fail_stalled_images() == 3
 
     statuses = dict(Image.objects.values_list("pk", "status"))
-    assert statuses == {stale.pk: "failed", fresh.pk: "processing", done.pk: "completed"}
-    stale.refresh_from_db()
-    assert "try again" in stale.error
+    assert statuses == {first.pk: "pending", second.pk: "failed", old.pk: "failed", beating.pk: "processing",
+                        done.pk: "completed"}  # fmt: skip
+    first.refresh_from_db()
+    assert (first.queued, first.started_at, first.progress) == (True, None, 0)
+    second.refresh_from_db()
+    assert "twice" in second.error
 
 
 def test_a_crashed_task_fails_its_image(user):
