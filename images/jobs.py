@@ -579,11 +579,21 @@ def complete(image: Image, content: IO[bytes], extension: str, *, width: int, he
 
     Returns:
         False, leaving no file behind, when the image was deleted or failed meanwhile.
+
+    Raises:
+        OSError, or the storage's own errors: the result could not be stored (a full disk,
+        object storage down); nothing of it is left behind.
     """
     name = f"upscaled_{width}x{height}.{extension}"
     storage = image.upscaled.storage
-    stored = storage.save(image.upscaled.field.generate_filename(image, name), File(content, name=name))
-    size = storage.size(stored)
+    stored = storage.get_available_name(image.upscaled.field.generate_filename(image, name))
+    try:
+        stored = storage.save(stored, File(content, name=name))
+        size = storage.size(stored)
+    except BaseException:
+        with contextlib.suppress(Exception):  # a disk that filled up mid-write leaves part of a file
+            storage.delete(stored)
+        raise
     now = timezone.now()
     with transaction.atomic():
         done = Image.objects.move(

@@ -27,15 +27,24 @@ from images.files import url_filename
 from images.models import Image
 from images.thumbnails import preview_jpeg
 from upscaler_site import outbound
+from upscaler_site.health import unavailable_services
 
 if TYPE_CHECKING:
     from inference import SourceImage
 
 log = logging.getLogger(__name__)
 
+#: Why a job whose files could not be read or written failed (with a refund: not the image's doing).
+STORAGE_FAILED = "The file storage failed while processing this image (it is unavailable or full); please try again."
 #: Why a job that ran out of time failed. No refund: a job is admitted with a time limit its
 #: size needs with a margin, so running past it is not the service's doing.
 TIMED_OUT = "Processing took longer than this image's time limit and was stopped."
+
+
+def storage_errors() -> tuple[type[BaseException], ...]:
+    """What reading or writing an image's files raises when the storage (not the image) is at fault: a full
+    or failing disk, object storage that does not answer."""
+    return (OSError, *unavailable_services())
 
 
 def upscale_image(image_id: str) -> str:
@@ -72,6 +81,9 @@ def upscale_image(image_id: str) -> str:
         jobs.fail(image, "The original file is missing from storage.")
     except (InvalidImage, InferenceError, UnknownModel) as exc:
         jobs.fail(image, str(exc))
+    except storage_errors() as exc:
+        log.warning("Image %s failed on storage: %s: %s", image_id, type(exc).__name__, exc)
+        jobs.fail(image, STORAGE_FAILED)
     except MemoryError:
         jobs.fail(image, "The worker ran out of memory; try a smaller image or scale factor.")
     except Exception:

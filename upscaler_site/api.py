@@ -19,6 +19,7 @@ from rest_framework import exceptions, pagination, status
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from upscaler_site.health import unavailable_services
 from upscaler_site.serializers import one_of
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ STATUS_MESSAGES = {
     422: "Validation failed",
     429: "Too many requests.",
     500: "Internal server error.",
+    503: "A service this request needs is unavailable for a moment; nothing was stored. Retry later.",
 }
 
 
@@ -61,6 +63,16 @@ class TooManyRequests(exceptions.Throttled):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(detail=message)
         self.wait = retry_after
+
+
+class ServiceUnavailable(exceptions.APIException):
+    """503 with ``Retry-After``: a service a request needs (database, broker, cache, file storage) did not answer."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = STATUS_MESSAGES[503]
+    default_code = "service_unavailable"
+    #: Seconds a client should wait before trying again.
+    retry_after = 30
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -91,7 +103,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
     Validation errors become 422 with field errors; Django's own exceptions are
     mapped (``RequestDataTooBig`` to 413, ``SuspiciousOperation`` to 400,
-    ``PermissionDenied`` to 403 with its message); anything
+    ``PermissionDenied`` to 403 with its message); a service that did not answer
+    (:func:`unavailable_services`) is 503 with ``Retry-After``; anything
     unexpected is logged and answered 500 without internal details.
     """
     if isinstance(exc, RequestDataTooBig):
@@ -107,6 +120,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.ParseError()
     elif isinstance(exc, exceptions.ValidationError) and not isinstance(exc, ValidationFailed):
         exc = ValidationFailed(exc.detail)
+    elif isinstance(exc, unavailable_services()):
+        log.warning("A service did not answer: %s: %s", type(exc).__name__, exc)
+        exc = ServiceUnavailable()
 
     # Imported here: rest_framework.views reads DEFAULT_THROTTLE_CLASSES while it is imported, and
     # the throttle's module (billing.ratelimit) imports this one.
@@ -129,6 +145,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             # get_object_or_404's "No Image matches the given query." names the model.
             message = STATUS_MESSAGES[404]
     response.data = error_body(message, errors)
+    if isinstance(exc, ServiceUnavailable):
+        response["Retry-After"] = str(exc.retry_after)
     return response
 
 

@@ -27,6 +27,17 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 
+def unavailable_services() -> tuple[type[BaseException], ...]:
+    """The exceptions that mean a service did not answer, not that the request was wrong: the database's
+    connection errors, Redis's, and the object storage's (connection or server errors)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    from django.db import InterfaceError, OperationalError
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError, BotoCoreError, ClientError)
+
+
 def _database() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")

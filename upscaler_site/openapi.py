@@ -129,6 +129,8 @@ ERROR_DESCRIPTIONS = {
     415: "The Content-Type is not one the endpoint reads.",
     422: "Validation failed: `errors` has each invalid field's messages.",
     409: "A request with the same `Idempotency-Key` is still being processed: retry after `Retry-After` seconds.",
+    503: "A service the request needs (database, broker, file storage) did not answer; nothing was stored. "
+    "Retry after `Retry-After` seconds.",
     429: "Too many requests: the plan's hourly limit (or, without credentials, the client IP's), or too many "
     "images of the workspace still processing. Retry after `Retry-After` seconds.",
 }
@@ -154,7 +156,7 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     "with another request, 422; while the first is still running, 409. Ignored without credentials.",
 )
 RETRY_AFTER = OpenApiParameter(
-    "Retry-After", int, OpenApiParameter.HEADER, response=[409, 429], description="Seconds until you may retry."
+    "Retry-After", int, OpenApiParameter.HEADER, response=[409, 429, 503], description="Seconds until you may retry."
 )
 
 
@@ -176,7 +178,7 @@ class AutoSchema(SpectacularAutoSchema):
     def _error_codes(self) -> list[int]:
         public = permissions.AllowAny in [type(p) for p in self.view.get_permissions()]
         has_body = self.method in ("POST", "PUT", "PATCH")
-        codes = [429]
+        codes = [429, 503]
         if not public:
             codes += [401, 403]
         if "{" in self.path:

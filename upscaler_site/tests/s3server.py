@@ -112,3 +112,13 @@ def s3(s3_server, settings) -> S3Server:
     settings.AWS_STORAGE_BUCKET_NAME = bucket
     settings.STORAGES = {**settings.STORAGES, "default": object_storage(env)}
     return s3_server
+
+
+def unreachable_bucket() -> dict[str, object]:
+    """``STORAGES["default"]`` for a bucket whose server does not answer (nothing listens on its port)."""
+    from upscaler_site.settings import object_storage
+
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    return object_storage({"AWS_STORAGE_BUCKET_NAME": "down", "AWS_S3_ENDPOINT_URL": endpoint,
+                           "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+                           "AWS_S3_REGION_NAME": REGION})  # fmt: skip
