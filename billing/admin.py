@@ -8,9 +8,9 @@ from billing.models import MonthlyUsage, Plan, Subscription
 @admin.register(Plan)
 class PlanAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "price", "requests_per_hour", "images_per_month", "max_scale", "batches",
-                    "api_access", "priority_support", "stripe_price_id"]  # fmt: skip
+                    "api_access", "priority_support", "retention_days", "stripe_price_id"]  # fmt: skip
     list_editable = ["requests_per_hour", "images_per_month", "max_scale", "batches", "api_access",
-                     "priority_support"]  # fmt: skip
+                     "priority_support", "retention_days"]  # fmt: skip
     prepopulated_fields = {"slug": ["name"]}
 
 

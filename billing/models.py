@@ -41,6 +41,9 @@ class Plan(models.Model):
     batches = models.BooleanField(default=False)
     api_access = models.BooleanField(default=True)
     priority_support = models.BooleanField(default=False, help_text="Support answers this plan's tickets first.")
+    retention_days = models.PositiveSmallIntegerField(
+        default=1, help_text="Days an image's files are kept after it finished; then it expires and they are deleted."
+    )
     stripe_price_id = models.CharField(max_length=100, blank=True, help_text="Stripe Price for Checkout.")
     position = models.PositiveSmallIntegerField(default=0)
 

@@ -18,7 +18,7 @@ from billing.api import QuotaHeadersMixin
 from billing.quota import limits_for
 from billing.ratelimit import StatusPollThrottle
 from images import examples, files, jobs
-from images.models import Image
+from images.models import EXPIRED_REASON, Image
 from images.serializers import (
     DownloadSerializer,
     ImageSerializer,
@@ -27,7 +27,7 @@ from images.serializers import (
     UpscaleRequestSerializer,
     WaitSerializer,
 )
-from upscaler_site.api import ok, paginated_by_status
+from upscaler_site.api import Gone, ok, paginated_by_status
 from upscaler_site.openapi import MESSAGE, envelope, error, list_parameters, paginated
 
 IMAGE = envelope("ImageResponse", ImageSerializer())
@@ -143,12 +143,15 @@ class ImageDownloadView(QuotaHeadersMixin, APIView):
         responses={
             200: envelope("DownloadResponse", DownloadSerializer()),
             400: error("The image is not completed (yet): the message says its status, and why it failed."),
+            410: error("The image expired: its files were deleted after the plan's retention period."),
         },
         examples=[examples.DOWNLOAD],
     )
     def get(self, request: ApiRequest, pk: str) -> Response:
         image = get_object_or_404(Image.objects.in_workspace(request_workspace(request)), pk=pk)
         url = image.download_url(request.build_absolute_uri)
+        if image.status == Image.Status.EXPIRED:
+            raise Gone(EXPIRED_REASON)
         if url is None:
             detail = image.error if image.status == Image.Status.FAILED else None
             message = f"The image is {image.status}; only completed images can be downloaded."

@@ -35,6 +35,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from typing import IO, Any
 
@@ -48,6 +49,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from accounts.models import User, Workspace
+from billing.models import Plan
 from billing.quota import Limits, limits_for, release_images, reserve_images
 from images.models import Image, OutputFormat
 from inference import WEBP_MAX_SIDE, SizeError, UpscaleOptions, resolve_options
@@ -700,6 +702,40 @@ def retry(image: Image) -> bool:
         image.refresh_from_db()
         _enqueue_on_commit(image)
     return True
+
+
+#: The file fields an expired image no longer has.
+_FILES = ("original", "upscaled", "original_thumbnail", "result_thumbnail")
+
+
+def expire(image: Image) -> bool:
+    """completed/failed → expired: the files leave storage (once this commits), the record stays.
+
+    Returns:
+        False when the image was not finished (or is gone).
+    """
+    with transaction.atomic():
+        if not Image.objects.move(image.pk, [Status.COMPLETED, Status.FAILED], status=Status.EXPIRED,
+                                  updated_at=timezone.now(), **dict.fromkeys(_FILES, "")):  # fmt: skip
+            return False
+        # The row no longer names them, so a cached copy that still does keeps them (Image.delete_files).
+        transaction.on_commit(image.delete_files)
+        image.status = Status.EXPIRED
+    return True
+
+
+def expired_before(now: Any = None) -> Iterator[Image]:
+    """Finished images older than their workspace's plan's ``retention_days`` (after ``completed_at``)."""
+    now = now or timezone.now()
+    shortest = min(Plan.objects.values_list("retention_days", flat=True), default=1)
+    candidates = Image.objects.filter(status__in=[Status.COMPLETED, Status.FAILED],
+                                      completed_at__lt=now - timedelta(days=shortest))  # fmt: skip
+    retention: dict[int, int] = {}
+    for image in candidates.select_related("workspace").iterator():
+        if image.workspace_id not in retention:
+            retention[image.workspace_id] = limits_for(image.workspace).plan.retention_days
+        if image.completed_at is not None and image.completed_at < now - timedelta(days=retention[image.workspace_id]):
+            yield image
 
 
 def forget(image: Image) -> None:

@@ -22,6 +22,8 @@ from images import files
 from inference import FORMAT_EXTENSIONS
 
 DOWNLOAD_SALT = "images.download"
+#: What a client is told of an expired image's files.
+EXPIRED_REASON = "The image expired: its files were deleted after the plan's retention period."
 #: The files a cached copy shares with the image it was served from.
 SHARED_FILES = ("upscaled", "original_thumbnail", "result_thumbnail")
 #: Seconds after its time limit that a job still processing counts as stalled (its worker is gone).
@@ -113,6 +115,8 @@ class Image(models.Model):
         PROCESSING = "processing", "Processing"
         COMPLETED = "completed", "Completed"
         FAILED = "failed", "Failed"
+        # Its files were deleted after the plan's retention period; the record stays.
+        EXPIRED = "expired", "Expired"
 
     UNFINISHED = (Status.PENDING, Status.PROCESSING)
 

@@ -183,3 +183,11 @@ def fail_stalled_images() -> int:
     if outcomes:
         log.warning("Stalled images: %s", dict(outcomes))
     return sum(outcomes.values())
+
+
+def expire_old_images() -> int:
+    """Scheduled hourly: delete the files of images older than their plan's retention (``expired``); how many."""
+    count = sum(jobs.expire(image) for image in jobs.expired_before())
+    if count:
+        log.info("Expired %d image(s)", count)
+    return count

@@ -35,6 +35,7 @@ STATUS_MESSAGES = {
     413: "The request body is too large.",
     415: "Unsupported media type.",
     422: "Validation failed",
+    410: "This is no longer available.",
     429: "Too many requests.",
     500: "Internal server error.",
     503: "A service this request needs is unavailable for a moment; nothing was stored. Retry later.",
@@ -63,6 +64,14 @@ class TooManyRequests(exceptions.Throttled):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(detail=message)
         self.wait = retry_after
+
+
+class Gone(exceptions.APIException):
+    """410: the object is still known, but what was asked of it no longer exists (an expired image's files)."""
+
+    status_code = status.HTTP_410_GONE
+    default_detail = "This is no longer available."
+    default_code = "gone"
 
 
 class ServiceUnavailable(exceptions.APIException):

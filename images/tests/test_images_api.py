@@ -89,7 +89,7 @@ def test_list_filters_by_status(api, user):
         ("per_page=0", "per_page", "The per page must be a positive integer."),
         ("page=x", "page", "The page must be a positive integer."),
         ("page=-1", "page", "The page must be a positive integer."),
-        ("status=done", "status", "The status must be pending, processing, completed or failed."),
+        ("status=done", "status", "The status must be pending, processing, completed, failed or expired."),
     ],
 )
 def test_list_rejects_bad_parameters(api, user, query, field, message):

@@ -119,7 +119,7 @@ def test_the_documented_fields_are_in_the_components(schema):
     assert {"subscription", "plan"} <= fields("SubscriptionDetails")
     assert {"name", "slug", "price", "features", "limits"} <= fields("Plan")
     assert {"id", "name", "abilities", "last_used_at", "created_at"} <= fields("Token")
-    assert components["ImageStatusEnum"]["enum"] == ["pending", "processing", "completed", "failed"]
+    assert components["ImageStatusEnum"]["enum"] == ["pending", "processing", "completed", "failed", "expired"]
     assert components["Image"]["properties"]["id"]["format"] == "uuid"
     assert components["Image"]["properties"]["target_width"]["type"] == ["integer", "null"]
     upload = components["UpscaleRequest"]["properties"]

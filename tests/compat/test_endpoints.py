@@ -265,8 +265,9 @@ def test_delete_an_image(starter):
     assert not Image.objects.filter(pk=image.pk).exists()
 
 
-def test_image_statuses_are_the_documented_four():
-    assert Image.Status.values == ["pending", "processing", "completed", "failed"]
+def test_image_statuses_are_the_documented_four_and_expired():
+    # "expired" (files deleted after the plan's retention) is ours: a deviation the README lists.
+    assert Image.Status.values == ["pending", "processing", "completed", "failed", "expired"]
 
 
 # --- Batches --------------------------------------------------------------------------------
