@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import functools
+import logging
+import sys
 from collections.abc import Callable
 
 from csp.middleware import CSPMiddleware, PolicyParts
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.core.signals import got_request_exception
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
 from django.http.response import HttpResponseBase
 from django.urls import reverse
 
-from upscaler_site.api import STATUS_MESSAGES, error_body
+from upscaler_site.api import STATUS_MESSAGES, ServiceUnavailable, error_body
+from upscaler_site.health import unavailable_services
+
+log = logging.getLogger(__name__)
 
 
 @functools.cache
@@ -59,7 +66,8 @@ class ApiErrorEnvelopeMiddleware:
     The API's views answer their own errors in the envelope; this catches the rest, which
     Django renders as HTML: an unknown URL or a malformed id (the resolver's 404, with
     ``DEBUG=1`` the technical 404 page), a crash outside DRF (with ``DEBUG=1`` the
-    traceback page, which would show a client our settings), the CSRF failure page.
+    traceback page, which would show a client our settings), the CSRF failure page. A
+    service that did not answer there (the database under the token lookup) is a 503.
     Outermost in ``MIDDLEWARE``, so that it sees the other middleware's answers too.
     """
 
@@ -67,12 +75,21 @@ class ApiErrorEnvelopeMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        response = self.get_response(request)
-        if (
-            not request.path.startswith("/api/")
-            or response.status_code < 400
-            or response.get("Content-Type", "").startswith("application/json")
-        ):
+        if not request.path.startswith("/api/"):
+            return self.get_response(request)
+        try:
+            response = self.get_response(request)
+        except Exception:  # rendering the error page failed too (500.html): the envelope needs no template
+            log.exception("Error while answering %s", request.path)
+            response = HttpResponseServerError()
+        if response.status_code < 400:
+            return response
+        if response.status_code == 500 and getattr(request, UNAVAILABLE_SERVICE, False):
+            # A service failed outside DRF (in a middleware: the token lookup, the rate limiter).
+            envelope = JsonResponse(error_body(STATUS_MESSAGES[503]), status=503)
+            envelope["Retry-After"] = str(ServiceUnavailable.retry_after)
+            return envelope
+        if response.get("Content-Type", "").startswith("application/json"):
             return response
         envelope = JsonResponse(
             error_body(STATUS_MESSAGES.get(response.status_code, "Error.")), status=response.status_code
@@ -81,6 +98,17 @@ class ApiErrorEnvelopeMiddleware:
             if header in response:
                 envelope[header] = response[header]
         return envelope
+
+
+#: Set on a request whose uncaught exception was a service that did not answer.
+UNAVAILABLE_SERVICE = "unavailable_service"
+
+
+@receiver(got_request_exception, dispatch_uid="upscaler_site.unavailable_service")
+def _note_unavailable_service(sender: object, request: HttpRequest | None = None, **kwargs: object) -> None:
+    # Sent while Django handles the exception, so it is still the one being handled.
+    if request is not None and isinstance(sys.exc_info()[1], unavailable_services()):
+        setattr(request, UNAVAILABLE_SERVICE, True)
 
 
 #: Pages whose third-party code needs more than the site's policy, by path prefix.
