@@ -19,6 +19,7 @@ import urllib.request
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import psutil
@@ -357,3 +358,29 @@ class TcpProxy:
         finally:
             with contextlib.suppress(OSError):
                 sink.shutdown(socket.SHUT_WR)
+
+
+def upload_jpeg(api: APIClient, content: bytes, **fields: object) -> dict[str, Any]:
+    """``POST /api/images/upscale`` of a JPEG file (model ``anime-fast`` unless ``fields`` say otherwise);
+    the new image's data, after asserting the 202."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    body = {"image": SimpleUploadedFile("cat.jpg", content, "image/jpeg"), "model": "anime-fast", **fields}
+    response = api.post("/api/images/upscale", body, format="multipart")
+    assert response.status_code == 202, response.json()
+    data: dict[str, Any] = response.json()["data"]
+    return data
+
+
+def finish_as_worker(image_id: str, size: tuple[int, int] = (80, 60)) -> Any:
+    """What a worker does with a pending image, without a model: claim it, store a JPEG result of ``size``
+    and its thumbnail through the storage API, complete it. Returns the image."""
+    from images import jobs
+    from images.models import Image
+
+    image = Image.objects.get(pk=image_id)
+    jobs.claim(image)
+    jobs.complete(image, encode(photo(size=size), "JPEG"), "jpg", width=size[0], height=size[1], fmt="JPEG",
+                  scale_chain=[2], seconds=1.0)  # fmt: skip
+    image.store_thumbnail("result_thumbnail", encode(photo(size=(20, 15)), "JPEG").getvalue())
+    return image

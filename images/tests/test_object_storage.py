@@ -16,28 +16,17 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image as PILImage
 
 from accounts.models import ApiToken
-from images import jobs
 from images.models import Image
-from upscaler_site.testing import encode, photo, qcluster
+from upscaler_site.testing import encode, finish_as_worker, photo, qcluster, upload_jpeg
 
 JPEG = encode(photo(size=(40, 30)), "JPEG").getvalue()
 
 
 def upload(api, content: bytes = JPEG, **fields) -> dict:
-    image = SimpleUploadedFile("cat.jpg", content, "image/jpeg")
-    response = api.post("/api/images/upscale", {"image": image, "model": "anime-fast", **fields}, format="multipart")
-    assert response.status_code == 202, response.json()
-    return response.json()["data"]
+    return upload_jpeg(api, content, **fields)
 
 
-def finish(image_id: str) -> Image:
-    """What the worker does, through the storage API."""
-    image = Image.objects.get(pk=image_id)
-    jobs.claim(image)
-    jobs.complete(image, encode(photo(size=(80, 60)), "JPEG"), "jpg", width=80, height=60, fmt="JPEG",
-                  scale_chain=[2], seconds=1.0)  # fmt: skip
-    image.store_thumbnail("result_thumbnail", encode(photo(size=(20, 15)), "JPEG").getvalue())
-    return image
+finish = finish_as_worker
 
 
 @pytest.mark.django_db

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from billing.quota import used_images
-from images import jobs, tasks
+from images import tasks
 from images.models import Image
-from upscaler_site.testing import LocalServer, encode, photo
+from upscaler_site.testing import LocalServer, encode, finish_as_worker, photo, upload_jpeg
 from webhooks.models import Delivery, Endpoint
 
 pytestmark = pytest.mark.django_db
@@ -17,22 +17,11 @@ pytestmark = pytest.mark.django_db
 JPEG = encode(photo(size=(40, 30)), "JPEG").getvalue()
 
 
-def upload(api, content: bytes = JPEG, **fields):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    image = SimpleUploadedFile("cat.jpg", content, "image/jpeg")
-    response = api.post("/api/images/upscale", {"image": image, "model": "anime-fast", **fields}, format="multipart")
-    assert response.status_code == 202, response.json()
-    return response.json()["data"]
+def upload(api, content: bytes = JPEG, **fields) -> dict:
+    return upload_jpeg(api, content, **fields)
 
 
-def finish(image_id: str) -> Image:
-    """What the worker does: store a result and complete the image."""
-    image = Image.objects.get(pk=image_id)
-    jobs.claim(image)
-    jobs.complete(image, encode(photo(size=(80, 60)), "JPEG"), "jpg", width=80, height=60, fmt="JPEG",
-                  scale_chain=[2], seconds=1.25)  # fmt: skip
-    return image
+finish = finish_as_worker
 
 
 def test_the_same_request_is_served_from_the_cache_without_a_second_charge(api, workspace):

@@ -10,22 +10,17 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from billing.models import Plan
-from images import jobs, tasks
+from images import tasks
 from images.models import Image
-from upscaler_site.testing import encode, photo
+from upscaler_site.testing import encode, finish_as_worker, photo, upload_jpeg
 
 pytestmark = pytest.mark.django_db
 
 
 def finished(api, days_ago: float, **fields) -> Image:
     """An image uploaded through the API, completed by a stand-in worker ``days_ago`` days ago."""
-    upload = SimpleUploadedFile("cat.jpg", encode(photo(size=(40 + len(fields), 30)), "JPEG").getvalue())
-    data = api.post("/api/images/upscale", {"image": upload, "model": "anime-fast", **fields},
-                    format="multipart").json()["data"]  # fmt: skip
-    image = Image.objects.get(pk=data["id"])
-    jobs.claim(image)
-    jobs.complete(image, encode(photo(size=(80, 60)), "JPEG"), "jpg", width=80, height=60, fmt="JPEG",
-                  scale_chain=[2], seconds=1.0)  # fmt: skip
+    image = finish_as_worker(upload_jpeg(api, encode(photo(size=(40 + len(fields), 30)), "JPEG").getvalue(),
+                                         **fields)["id"])  # fmt: skip
     Image.objects.filter(pk=image.pk).update(completed_at=timezone.now() - timedelta(days=days_ago))
     image.refresh_from_db()
     return image
