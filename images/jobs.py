@@ -53,6 +53,7 @@ from billing.models import Plan
 from billing.quota import Limits, limits_for, release_images, reserve_images
 from images.models import Image, OutputFormat
 from inference import WEBP_MAX_SIDE, SizeError, UpscaleOptions, resolve_options
+from upscaler_site import logs
 
 log = logging.getLogger(__name__)
 
@@ -377,6 +378,7 @@ def _store(workspace: Workspace, user: User | None, submission: Submission, mont
         api_request=api_request,
         quota_month=month,
         cache_key=key,
+        request_id=logs.request_id(),
     )
     if submission.options is not None:
         _apply_options(image, submission.options, submission.size_bytes, submission.format)

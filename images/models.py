@@ -135,6 +135,7 @@ class Image(models.Model):
                                  help_text="SHA-256 of the input and the options that change its result.")  # fmt: skip
     cached = models.BooleanField(default=False, help_text="Served from an earlier identical request's result.")
     worker = models.CharField(max_length=100, blank=True, help_text="The worker that ran it: host:process id.")
+    request_id = models.CharField(max_length=64, blank=True, help_text="The upload's request id, in every log line.")
     queued = models.BooleanField(default=False, help_text="Its task was sent (a batch sends a few at a time).")
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Times a worker claimed it.")
     heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of its worker.")

@@ -26,7 +26,7 @@ from images import jobs
 from images.files import url_filename
 from images.models import Image
 from images.thumbnails import preview_jpeg
-from upscaler_site import outbound
+from upscaler_site import logs, outbound
 from upscaler_site.health import unavailable_services
 
 if TYPE_CHECKING:
@@ -53,11 +53,20 @@ def upscale_image(image_id: str) -> str:
     pending -> processing -> completed, or -> failed with a reason the user can read.
     Returns the final status (for Django-Q2's result log).
     """
+    image = Image.objects.filter(pk=image_id).first()
+    if image is None:
+        return "skipped"
+    with logs.bound(request_id=image.request_id, image_id=image_id):
+        return _run(image)
+
+
+def _run(image: Image) -> str:
     from inference import InferenceError, InvalidImage, UnknownModel, open_image
 
-    image = Image.objects.filter(pk=image_id).first()
-    if image is None or not jobs.claim(image, worker=f"{socket.gethostname()}:{os.getpid()}"):
+    image_id = str(image.pk)
+    if not jobs.claim(image, worker=f"{socket.gethostname()}:{os.getpid()}"):
         return "skipped"
+    log.info("job_started", extra={"model": image.model_used or image.model, "attempt": image.attempts})
     try:
         with jobs.heartbeat(image):
             max_pixels = int(settings.UPSCALE_MAX_OUTPUT_MEGAPIXELS * 1_000_000)
@@ -89,7 +98,9 @@ def upscale_image(image_id: str) -> str:
     except Exception:
         log.exception("Upscaling image %s failed", image_id)
         jobs.fail(image, "Processing failed because of an internal error.")
-    return Image.objects.filter(pk=image.pk).values_list("status", flat=True).first() or "deleted"
+    status = Image.objects.filter(pk=image.pk).values_list("status", flat=True).first() or "deleted"
+    log.info("job_finished", extra={"status": status})
+    return status
 
 
 def fetch_image(image_id: str) -> str:
@@ -100,11 +111,16 @@ def fetch_image(image_id: str) -> str:
     is then held to the same rules as an upload, under the workspace's limits of now.
     Anything refused fails the image, with the reason, and gives its quota back.
     """
-    from inference import InvalidImage, SizeError, probe_image
-
     image = Image.objects.filter(pk=image_id, status=Image.Status.PENDING).select_related("workspace").first()
     if image is None or image.original:
         return "skipped"
+    with logs.bound(request_id=image.request_id, image_id=image_id):
+        return _fetch(image)
+
+
+def _fetch(image: Image) -> str:
+    from inference import InvalidImage, SizeError, probe_image
+
     limits = limits_for(image.workspace)
     try:
         content = outbound.fetch(image.source_url, settings.UPSCALE_MAX_UPLOAD_BYTES)

@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from upscaler_site import logs
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -81,6 +83,7 @@ INSTALLED_APPS = [
     "images",
     "batches",
     "webhooks",
+    "django_structlog",
 ]
 
 MIDDLEWARE = [
@@ -92,6 +95,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A request id in every log line about the request (and in X-Request-ID): upscaler_site.logs.
+    "django_structlog.middlewares.RequestMiddleware",
     # After authentication: a signed-in session is not anonymous (its API calls count
     # against its workspace, in the DRF throttle).
     "billing.ratelimit.AnonymousRateLimitMiddleware",
@@ -471,10 +476,9 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-}
+# JSON lines with the request id of the upload they are about (upscaler_site.logs); readable lines with DEBUG.
+LOGGING = logs.configure(env.str("LOG_LEVEL", default="INFO"), json=env.bool("LOG_JSON", default=not DEBUG))
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    logs.init_sentry(SENTRY_DSN, env.str("SENTRY_ENVIRONMENT", default="production"),
+                     env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0))  # fmt: skip

@@ -20,6 +20,7 @@ more attempt whatever the state.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 import uuid
@@ -34,6 +35,8 @@ from standardwebhooks.webhooks import Webhook
 from upscaler_site import outbound
 from webhooks import endpoints, payloads
 from webhooks.models import EXCERPT_LENGTH, Attempt, Delivery, RequestSigningKeys
+
+log = logging.getLogger(__name__)
 
 USER_AGENT = "Upscaler-Webhooks/1.0"
 #: Each retry delay is multiplied by a random factor from 1 to 1 + JITTER (never shorter: the schedule's
@@ -105,6 +108,8 @@ def attempt(delivery: Delivery, *, manual: bool = False) -> Attempt | None:
     except requests.RequestException as exc:
         excerpt = outbound.describe(exc)
     duration_ms = round((time.monotonic() - started) * 1000)
+    log.info("webhook_attempt", extra={"type": delivery.event_type, "url": delivery.url, "status_code": status_code,
+                                       "duration_ms": duration_ms, "attempt": delivery.attempts + 1})  # fmt: skip
     return _record(delivery, status_code, duration_ms, excerpt, manual=manual)
 
 

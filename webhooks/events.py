@@ -57,7 +57,8 @@ def _record(
     webhook_url: str = "",
     webhook_headers: dict[str, str] | None = None,
 ) -> list[Delivery]:
-    subject = {"image_id": image.pk if image else None, "batch_id": batch.pk if batch else None}
+    subject = {"image_id": image.pk if image else None, "batch_id": batch.pk if batch else None,
+               "request_id": _request_id(image, batch)}  # fmt: skip
     deliveries = [
         Delivery(
             workspace_id=workspace_id,
@@ -83,6 +84,14 @@ def _record(
     created = Delivery.objects.bulk_create(deliveries)
     queue(created)
     return created
+
+
+def _request_id(image: Image | None, batch: Batch | None) -> str:
+    """The id of the request that uploaded the image (or the batch), for the delivery's log lines."""
+    if image is not None:
+        return image.request_id
+    first = batch.images.order_by("created_at").first() if batch is not None else None
+    return first.request_id if first is not None else ""
 
 
 @receiver(jobs.job_finished, dispatch_uid="webhooks.image_finished")

@@ -151,6 +151,7 @@ class Delivery(models.Model):
     image_id = models.UUIDField(null=True, blank=True)
     batch_id = models.UUIDField(null=True, blank=True)
     snapshot = models.JSONField(default=dict)
+    request_id = models.CharField(max_length=64, blank=True, help_text="The upload's request id, in the logs.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from upscaler_site import logs
 from webhooks import delivery
 from webhooks.models import Delivery
 
@@ -14,7 +15,8 @@ def deliver(delivery_id: str) -> str:
     claimed = delivery.claim(delivery_id)
     if claimed is None:
         return "skipped"
-    delivery.attempt(claimed)
+    with logs.bound(request_id=claimed.request_id, webhook_id=claimed.webhook_id):
+        delivery.attempt(claimed)
     return claimed.status
 
 
@@ -29,5 +31,6 @@ def redeliver(delivery_id: str) -> str:
     found = Delivery.objects.select_related("endpoint").filter(pk=delivery_id).first()
     if found is None:
         return "deleted"
-    delivery.attempt(found, manual=True)
+    with logs.bound(request_id=found.request_id, webhook_id=found.webhook_id):
+        delivery.attempt(found, manual=True)
     return found.status
