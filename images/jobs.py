@@ -455,6 +455,26 @@ def queue_next(images: models.QuerySet[Image]) -> Image | None:
     return None
 
 
+def queue_stranded() -> int:
+    """Queue the next image of each batch that waits with none of its images queued or running; how many.
+
+    The sweep's safety net for :func:`queue_next`: a worker that died between committing an
+    image's outcome and sending the next image's task would leave its batch waiting for ever.
+    """
+    waiting = set(Image.objects.filter(status=Status.PENDING, queued=False, batch_id__isnull=False)
+                  .values_list("batch_id", flat=True))  # fmt: skip
+    busy = set(
+        Image.objects.filter(batch_id__in=waiting)
+        .filter(models.Q(status=Status.PROCESSING) | models.Q(status=Status.PENDING, queued=True))
+        .values_list("batch_id", flat=True)
+    )
+    queued = 0
+    for batch_id in waiting - busy:
+        with transaction.atomic():
+            queued += queue_next(Image.objects.filter(batch_id=batch_id)) is not None
+    return queued
+
+
 def _enqueue_on_commit(image: Image) -> None:
     """Queue the image's task once the current transaction commits; fail the image if the broker is down."""
     Image.objects.filter(pk=image.pk).update(queued=True)

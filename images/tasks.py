@@ -193,8 +193,11 @@ def on_task_done(task: Any) -> None:
 
 def fail_stalled_images() -> int:
     """Scheduled every minute: take back images whose worker died mid-job (:func:`images.jobs.recover_stalled`:
-    queued again once, then failed with their quota given back). Returns how many."""
+    queued again once, then failed with their quota given back), and queue the next image of a batch left
+    waiting (:func:`images.jobs.queue_stranded`). Returns how many images it moved."""
     outcomes = Counter(jobs.recover_stalled(image) for image in Image.objects.stalled())
+    outcomes["stranded"] = jobs.queue_stranded()
+    outcomes = +outcomes  # drop the zero counts
     outcomes.pop("", None)
     if outcomes:
         log.warning("Stalled images: %s", dict(outcomes))

@@ -280,3 +280,20 @@ def test_deleting_an_unfinished_image_of_a_batch_lets_the_batch_finish(api):
         1,
         100,
     )
+
+
+def test_the_sweep_queues_a_batch_left_waiting_by_a_worker_that_died_before_queueing_the_next(api, settings):
+    from images import tasks
+
+    settings.BATCH_QUEUE_WINDOW = 2
+    data = make_batch(api, 4)
+    images = list(Image.objects.filter(batch_id=data["id"]).order_by("created_at", "pk"))
+    assert [image.queued for image in images] == [True, True, False, False]
+    assert tasks.fail_stalled_images() == 0  # two in the queue: nothing to do
+    # Both finish, and the process dies before it queues the next ones: nothing of the batch is in flight.
+    Image.objects.filter(pk__in=[images[0].pk, images[1].pk]).update(status=Image.Status.FAILED)
+    assert tasks.fail_stalled_images() == 1
+    assert [i.queued for i in Image.objects.filter(batch_id=data["id"]).order_by("created_at", "pk")] == [
+        True, True, True, False
+    ]  # fmt: skip
+    assert tasks.fail_stalled_images() == 0  # the next is in the queue now
