@@ -450,7 +450,7 @@ def queue_next(images: models.QuerySet[Image]) -> Image | None:
     """
     for image in images.filter(status=Status.PENDING, queued=False).order_by("created_at", "pk")[:5]:
         if Image.objects.filter(pk=image.pk, queued=False).update(queued=True):
-            _enqueue_on_commit(image)
+            _enqueue_on_commit(image, flagged=True)
             return image
     return None
 
@@ -475,9 +475,13 @@ def queue_stranded() -> int:
     return queued
 
 
-def _enqueue_on_commit(image: Image) -> None:
-    """Queue the image's task once the current transaction commits; fail the image if the broker is down."""
-    Image.objects.filter(pk=image.pk).update(queued=True)
+def _enqueue_on_commit(image: Image, *, flagged: bool = False) -> None:
+    """Queue the image's task once the current transaction commits; fail the image if the broker is down.
+
+    ``flagged``: the caller already set its ``queued`` flag (claiming it).
+    """
+    if not flagged:
+        Image.objects.filter(pk=image.pk).update(queued=True)
 
     def send() -> None:
         try:

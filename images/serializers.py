@@ -31,7 +31,7 @@ from inference import (
     probe_image,
 )
 from upscaler_site import outbound
-from upscaler_site.serializers import OptionalURLField, RequestSerializer, checked, json_number
+from upscaler_site.serializers import OptionalURLField, OutboundURLField, RequestSerializer, checked, json_number
 
 #: The fields an image may come in, one per request.
 IMAGE_SOURCES = ("image", "image_url", "image_base64")
@@ -83,7 +83,7 @@ class UpscaleRequestSerializer(RequestSerializer):
         allow_empty_file=False,
         help_text="JPEG, PNG, WebP, BMP, TIFF or GIF; at most 10 MB by default. Or give image_url or image_base64.",
     )
-    image_url = serializers.CharField(
+    image_url = OutboundURLField(
         required=False,
         max_length=2048,
         help_text="An http(s) URL the worker fetches the image from (public addresses only, 3 redirects at most, "
@@ -95,7 +95,7 @@ class UpscaleRequestSerializer(RequestSerializer):
     ref = serializers.CharField(
         required=False, max_length=255, allow_blank=True, help_text="Your own reference, echoed in every answer."
     )
-    webhook_url = serializers.CharField(
+    webhook_url = OutboundURLField(
         required=False,
         max_length=2000,
         help_text="Where to POST this image's image.completed or image.failed event (a batch's: its batch.* "
@@ -183,12 +183,6 @@ class UpscaleRequestSerializer(RequestSerializer):
 
     def validate_image_base64(self, text: str) -> ProbedUpload:
         return self._probe(decode_base64(text, settings.UPSCALE_MAX_UPLOAD_BYTES))
-
-    def validate_image_url(self, url: str) -> str:
-        return checked(outbound.check_url, url.strip())
-
-    def validate_webhook_url(self, url: str) -> str:
-        return checked(outbound.check_url, url.strip())
 
     def validate_webhook_headers(self, headers: Any) -> dict[str, str]:
         return checked(outbound.check_headers, headers)

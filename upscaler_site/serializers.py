@@ -18,6 +18,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import Field
 
+from upscaler_site import outbound
+
 
 def json_number(value: Decimal) -> int | float:
     """A decimal as JSON shows it: 9 when whole (as the documented API does), 9.5 otherwise."""
@@ -25,6 +27,14 @@ def json_number(value: Decimal) -> int | float:
 
 
 T = TypeVar("T")
+
+
+class OutboundURLField(serializers.CharField):
+    """An http(s) URL the service will send a request to (an image to fetch, a webhook): its form is checked
+    here (:func:`upscaler_site.outbound.check_url`), its addresses when the request is sent."""
+
+    def to_internal_value(self, data: Any) -> str:
+        return checked(outbound.check_url, super().to_internal_value(data))
 
 
 @extend_schema_field({"type": ["string", "null"], "format": "uri"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import Workspace
 from webhooks.models import Delivery, Endpoint, EventType
@@ -28,18 +29,20 @@ def change(endpoint: Endpoint, data: dict[str, Any]) -> None:
         for name in ("url", "description", "events", "headers"):
             if name in data:
                 setattr(endpoint, name, data[name])
+        if data.get("active") is True:
+            endpoint.active, endpoint.disabled_reason = True, ""
         endpoint.save()
         if data.get("active") is False and endpoint.active:
             disable(endpoint, "Disabled by a member of the workspace.")
-        elif data.get("active") is True:
-            Endpoint.objects.filter(pk=endpoint.pk).update(active=True, disabled_reason="")
-            endpoint.active, endpoint.disabled_reason = True, ""
 
 
 def disable(endpoint: Endpoint, reason: str) -> None:
-    """Stop sending to ``endpoint`` and fail its pending deliveries (a redelivery still can be asked for)."""
+    """Stop sending to ``endpoint`` (the receiver answered 410 Gone, or a person chose to) and fail its
+    pending deliveries (a redelivery still can be asked for)."""
     with transaction.atomic():
-        endpoint.disable(reason)
+        Endpoint.objects.filter(pk=endpoint.pk).update(active=False, disabled_reason=reason[:255],
+                                                       updated_at=timezone.now())  # fmt: skip
+        endpoint.active, endpoint.disabled_reason = False, reason[:255]
         endpoint.deliveries.filter(status=Delivery.Status.PENDING).update(
             status=Delivery.Status.FAILED, next_attempt_at=None
         )

@@ -98,13 +98,6 @@ class Endpoint(SigningKeys):
     def __str__(self) -> str:
         return self.url
 
-    def disable(self, reason: str) -> None:
-        """Stop sending to it (the receiver answered 410 Gone, or a person chose to)."""
-        Endpoint.objects.filter(pk=self.pk).update(
-            active=False, disabled_reason=reason[:255], updated_at=timezone.now()
-        )
-        self.active, self.disabled_reason = False, reason[:255]
-
 
 class RequestSigningKeys(SigningKeys):
     """The secret that signs a workspace's per-request webhooks (``webhook_url`` on an upload)."""

@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from upscaler_site import outbound
-from upscaler_site.serializers import RequestSerializer, checked
+from upscaler_site.serializers import OutboundURLField, RequestSerializer, checked
 from webhooks.models import Attempt, Delivery, Endpoint, EventType
 
 
@@ -46,7 +46,7 @@ class EndpointWithSecretSerializer(EndpointSerializer):
 class EndpointRequestSerializer(RequestSerializer):
     """``POST /api/webhooks`` (every field but url optional) and ``PATCH /api/webhooks/{id}`` (all optional)."""
 
-    url = serializers.CharField(max_length=2000, help_text="Where events are POSTed: http(s), a public address.")
+    url = OutboundURLField(max_length=2000, help_text="Where events are POSTed: http(s), a public address.")
     description = serializers.CharField(max_length=255, required=False, allow_blank=True)
     events = serializers.ListField(
         child=serializers.ChoiceField(choices=EventType.choices),
@@ -60,10 +60,6 @@ class EndpointRequestSerializer(RequestSerializer):
         help_text='Extra HTTP headers to send, e.g. {"Authorization": "Bearer …"}.',
     )
     active = serializers.BooleanField(required=False, help_text="False stops deliveries; true enables it again.")
-
-    def validate_url(self, url: str) -> str:
-        # Its form here (http or https, a host, no credentials); its addresses when sending.
-        return checked(outbound.check_url, url.strip())
 
     def validate_headers(self, headers: Any) -> dict[str, str]:
         return checked(outbound.check_headers, headers)

@@ -42,7 +42,7 @@ class EndpointForm(forms.Form):
     )
 
     def clean_url(self) -> object:
-        return _check(outbound.check_url, self.cleaned_data["url"].strip())
+        return _check(outbound.check_url, self.cleaned_data["url"])  # the form field strips it
 
     def clean_headers(self) -> object:
         lines = [line for line in self.cleaned_data["headers"].splitlines() if line.strip()]
