@@ -15,7 +15,7 @@ import requests
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image as PILImage
 
-from accounts.models import ApiToken
+from accounts.models import ApiToken, Workspace
 from images.models import Image
 from upscaler_site.testing import encode, finish_as_worker, photo, qcluster, upload_jpeg
 
@@ -98,6 +98,26 @@ def test_a_batch_archive_streams_from_the_bucket(api, s3):
         assert len(archive.namelist()) == 2
         assert {PILImage.open(archive.open(name)).size for name in archive.namelist()} == {(80, 60)}
     assert int(response["Content-Length"]) > 0
+
+
+@pytest.mark.django_db
+def test_deleting_a_workspace_or_an_account_deletes_its_objects(api, user, s3, settings,
+                                                              django_capture_on_commit_callbacks):  # fmt: skip
+    bucket = settings.AWS_STORAGE_BUCKET_NAME
+    team = Workspace.create_for(user, "Team")
+    kept = finish(upload(api)["id"])  # in Ada's personal workspace
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {ApiToken.issue(user, team, 'team')[1]}")
+    in_team = finish(upload(api, encode(photo(size=(44, 30)), "JPEG").getvalue())["id"])
+    assert len(s3.objects(bucket)) == 6
+
+    with django_capture_on_commit_callbacks(execute=True):
+        team.delete()
+    assert not Image.objects.filter(pk=in_team.pk).exists()
+    assert s3.objects(bucket) == sorted([kept.original.name, kept.upscaled.name, kept.result_thumbnail.name])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        user.delete()  # and with it the workspaces Ada owns
+    assert s3.objects(bucket) == []
 
 
 @pytest.mark.e2e
