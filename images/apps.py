@@ -9,7 +9,10 @@ class ImagesConfig(AppConfig):
     def ready(self) -> None:
         from PIL import Image as PILImage
 
-        from images import signals  # noqa: F401
+        from images import metrics, signals  # noqa: F401
+        from upscaler_site.metrics import register_state
+
+        register_state(metrics.JobsCollector())
 
         # Pillow's own decompression-bomb guard, at the largest image any plan accepts; ours
         # (inference.imageio) refuses at the workspace's plan before that.

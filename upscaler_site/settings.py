@@ -84,9 +84,12 @@ INSTALLED_APPS = [
     "batches",
     "webhooks",
     "django_structlog",
+    "django_prometheus",
 ]
 
 MIDDLEWARE = [
+    # First and last: request counts and latencies (upscaler_site.metrics) around everything else.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "upscaler_site.middleware.ApiErrorEnvelopeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -106,6 +109,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     # Last: once the request's identity is known and it passed the anonymous rate limit.
     "accounts.idempotency.IdempotencyMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "upscaler_site.urls"
@@ -482,3 +486,8 @@ SENTRY_DSN = env.str("SENTRY_DSN", default="")
 if SENTRY_DSN:
     logs.init_sentry(SENTRY_DSN, env.str("SENTRY_ENVIRONMENT", default="production"),
                      env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0))  # fmt: skip
+
+# Prometheus metrics (upscaler_site.metrics): GET /metrics answers "Authorization: Bearer <METRICS_TOKEN>",
+# and is off (404) without one. With several processes per host (gunicorn's workers, Django-Q2's),
+# set PROMETHEUS_MULTIPROC_DIR, prometheus_client's own variable, to an empty folder per service.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")

@@ -6,12 +6,13 @@ rendered them."""
 from django.contrib import admin
 from django.urls import include, path
 
-from upscaler_site import health
+from upscaler_site import health, metrics
 from upscaler_site.apidocs import RedocView, SchemaView, SwaggerView
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.view, name="metrics"),
     path("api/schema", SchemaView.as_view(), name="api-schema"),
     path("api/docs", SwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc", RedocView.as_view(url_name="api-schema"), name="api-redoc"),

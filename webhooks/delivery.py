@@ -33,7 +33,7 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from upscaler_site import outbound
-from webhooks import endpoints, payloads
+from webhooks import endpoints, metrics, payloads
 from webhooks.models import EXCERPT_LENGTH, Attempt, Delivery, RequestSigningKeys
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,8 @@ def attempt(delivery: Delivery, *, manual: bool = False) -> Attempt | None:
     endpoint = delivery.endpoint
     if endpoint is not None and not endpoint.active and not manual:
         Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.FAILED, next_attempt_at=None)
+        delivery.status = Delivery.Status.FAILED
+        metrics.record_attempt(delivery)
         return None
     keys = endpoint if endpoint is not None else RequestSigningKeys.of(delivery.workspace_id)
     now = timezone.now()
@@ -141,4 +143,5 @@ def _record(delivery: Delivery, status_code: int | None, duration_ms: int, excer
         Delivery.objects.filter(pk=delivery.pk).update(**changes)
         for name, value in changes.items():
             setattr(delivery, name, value)
+    metrics.record_attempt(delivery)
     return logged

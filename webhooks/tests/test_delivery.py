@@ -386,3 +386,27 @@ def test_the_readme_verification_recipes_accept_a_real_delivery(workspace, tmp_p
     assert first.startswith("secret=whsec_…; id=msg_…; ts=")
     out = subprocess.run(["bash", "-c", f"{values}\n{rest}"], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert f"v1,{out.stdout.strip()}" == request.headers["webhook-signature"]
+
+
+def test_attempts_are_counted_by_outcome_for_prometheus(workspace):
+    from prometheus_client import REGISTRY
+
+    from webhooks.metrics import DeliveriesCollector
+
+    def counted(outcome: str) -> float:
+        return REGISTRY.get_sample_value("upscaler_webhook_attempts_total", {"outcome": outcome}) or 0.0
+
+    before = {outcome: counted(outcome) for outcome in ("succeeded", "retrying", "failed")}
+    with LocalServer(receiver(503, 200, 410)) as server:
+        endpoint_at(workspace, server.url)
+        pending = fail_image(make_image(workspace))
+        [gauge] = DeliveriesCollector().collect()
+        assert gauge.samples[0].value == 1
+        assert tasks.deliver(str(pending.pk)) == "pending"  # 503: tried again later
+        make_due()
+        assert tasks.deliver(str(pending.pk)) == "succeeded"
+        assert tasks.deliver(str(fail_image(make_image(workspace)).pk)) == "failed"  # 410 Gone
+    assert {outcome: counted(outcome) - before[outcome] for outcome in before} == {
+        "succeeded": 1, "retrying": 1, "failed": 1}  # fmt: skip
+    [gauge] = DeliveriesCollector().collect()
+    assert gauge.samples[0].value == 0
