@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models, transaction
@@ -35,6 +35,10 @@ class UserManager(BaseUserManager["User"]):
     def create_superuser(self, email: str, password: str | None = None, **extra) -> User:
         extra.update(is_staff=True, is_superuser=True)
         return self._create(email, password, **extra)
+
+
+#: Where a user fetched with its token keeps whether its address is verified, for the rest of the request.
+_EMAIL_VERIFIED = "_email_verified"
 
 
 class User(AbstractUser):
@@ -69,10 +73,20 @@ class User(AbstractUser):
 
     @property
     def email_verified(self) -> bool:
-        """Whether the primary address has been verified through the emailed link."""
+        """Whether the primary address has been verified through the emailed link.
+
+        Read once per request: the token lookup brings the answer along (:meth:`ApiTokenQuerySet.authenticate`).
+        """
+        known: bool | None = self.__dict__.get(_EMAIL_VERIFIED)
+        return User.verified_addresses(self, self.email).exists() if known is None else known
+
+    @staticmethod
+    def verified_addresses(user: Any, email: Any) -> models.QuerySet[Any]:
+        """The verified ``EmailAddress`` rows that make ``user``'s address ``email`` verified: values, or
+        ``OuterRef`` expressions in a subquery."""
         from allauth.account.models import EmailAddress
 
-        return EmailAddress.objects.filter(user=self, email__iexact=self.email, verified=True).exists()
+        return EmailAddress.objects.filter(user=user, email__iexact=email, verified=True)
 
     @property
     def profile_photo_url(self) -> str:
@@ -312,15 +326,28 @@ class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
             return None
         if len(parts) != 2:
             raise InvalidToken(f"Invalid Authorization header: use '{TOKEN_SCHEME} <token>'.")
-        token = self.select_related("user", "workspace").filter(key_hash=hash_token(parts[1])).first()
+        # One query for what every API request needs to know: on the hottest path (status polling),
+        # each round trip is a good part of the request's time (docs/benchmarks.md, Load).
+        token: ApiToken | None = (
+            self.select_related("user", "workspace")
+            .annotate(
+                member=models.Exists(Membership.objects.filter(workspace_id=models.OuterRef("workspace_id"),
+                                                               user_id=models.OuterRef("user_id"))),
+                user_verified=models.Exists(User.verified_addresses(models.OuterRef("user_id"),
+                                                                    models.OuterRef("user__email"))),
+            )
+            .filter(key_hash=hash_token(parts[1]))
+            .first()
+        )  # fmt: skip
         if token is None or token.revoked_at is not None:
             raise InvalidToken("Invalid token.")
         if token.is_expired:
             raise InvalidToken("The token has expired.")
         if not token.user.is_active:
             raise InvalidToken("The account is deactivated.")
-        if not Membership.objects.filter(workspace_id=token.workspace_id, user_id=token.user_id).exists():
+        if not token.member:
             raise InvalidToken("Invalid token.")
+        token.user.__dict__[_EMAIL_VERIFIED] = token.user_verified
         token.touch()
         return token
 
@@ -344,6 +371,9 @@ class ApiToken(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     objects = ApiTokenQuerySet.as_manager()
+    # Annotations of the query that authenticates a request (ApiTokenQuerySet.authenticate).
+    member: bool
+    user_verified: bool
 
     # Writing last_used_at on every request would turn each read into a write.
     LAST_USED_RESOLUTION = timedelta(minutes=1)
