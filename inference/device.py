@@ -12,13 +12,22 @@ import os
 
 import torch
 
+from inference.gpus import claim_gpu
+
 
 def default_device() -> torch.device:
-    """CUDA when a GPU is usable, else the CPU; ``UPSCALER_DEVICE`` (``cpu``, ``cuda``, ``cuda:1``) overrides."""
-    forced = os.environ.get("UPSCALER_DEVICE")
-    if forced:
+    """CUDA when a GPU is usable, else the CPU; ``UPSCALER_DEVICE`` (``cpu``, ``cuda``, ``cuda:1``) overrides.
+
+    With several GPUs and no index chosen, each worker process on the host takes its own
+    (:func:`inference.gpus.claim_gpu`): a host runs one worker per GPU.
+    """
+    forced = (os.environ.get("UPSCALER_DEVICE") or "").strip().lower()
+    if forced not in ("", "cuda"):
         return torch.device(forced)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        return torch.device(forced or "cpu")
+    count = torch.cuda.device_count()
+    return torch.device("cuda", claim_gpu(count)) if count > 1 else torch.device("cuda")
 
 
 #: Values of the ``precision`` argument and of ``$UPSCALER_PRECISION``.

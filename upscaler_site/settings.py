@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from inference.gpus import worker_processes
 from upscaler_site import logs
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -193,9 +194,9 @@ HEARTBEAT_SECONDS = env.float("HEARTBEAT_SECONDS", default=10)
 STALLED_AFTER_SECONDS = env.float("STALLED_AFTER_SECONDS", default=60)
 Q_CLUSTER = {
     "name": env.str("Q_CLUSTER_NAME", default="upscaler"),
-    # One worker uses every core through PyTorch's thread pool, so more workers
-    # per host only make them compete; scale out with more qcluster hosts.
-    "workers": env.int("Q_WORKERS", default=1),
+    # One worker per GPU (each takes its own: inference.gpus), or one on a CPU host: it uses every
+    # core through PyTorch's thread pool, so more would only compete; scale out with more hosts.
+    "workers": env.int("Q_WORKERS", default=worker_processes()),
     "timeout": UPSCALE_TASK_TIMEOUT,
     "retry": UPSCALE_TASK_TIMEOUT + 120,
     "max_attempts": 1,

@@ -53,6 +53,17 @@ def test_production_without_a_secret_key_refuses_to_start(tmp_path):
     assert result.returncode != 0 and "SECRET_KEY must be set" in result.stderr
 
 
+def test_a_worker_host_runs_one_worker_per_gpu_unless_told(tmp_path):
+    def workers(**env: str) -> int:
+        script = "from django.conf import settings; print(settings.Q_CLUSTER['workers'])"
+        result = manage("shell", "-c", script, UPSCALER_DATA_DIR=str(tmp_path), **PRODUCTION, **env)
+        return int(result.stdout.splitlines()[-1])
+
+    assert workers(CUDA_VISIBLE_DEVICES="0,1,2") == 3
+    assert workers(CUDA_VISIBLE_DEVICES="") == 1
+    assert workers(CUDA_VISIBLE_DEVICES="0,1", Q_WORKERS="5") == 5
+
+
 @pytest.mark.django_db
 def test_pages_run_only_the_sites_own_scripts_and_styles(user):
     browser = Client()
