@@ -7,14 +7,15 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install browser
+.PHONY: run test install test-packages
 
-# What running the service needs; the tests also need a browser (make test installs it).
+# What running the service needs; the tests also need chromium and nginx (make test installs them).
 install: $(VENV)/.installed
 
-# Debian's chromium for the dashboard's browser tests; warns (and they skip) where apt is unavailable.
-browser:
-	@bin/install-browser
+# Debian's chromium and nginx for the browser and deployment tests; warns (and they skip) where apt
+# is unavailable.
+test-packages:
+	@bin/install-test-packages
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,7 +27,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-nodeps.tx
 run: install
 	HOST=$(HOST) PORT=$(PORT) PY=$(PY) bin/serve
 
-test: install browser
+test: install test-packages
 	$(PY) -m ruff check .
 	DEBUG=1 $(PY) -m mypy
 	$(PY) -m pytest $(PYTEST_ARGS)

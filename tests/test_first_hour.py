@@ -31,11 +31,11 @@ def test_the_upscale_command_works_with_nothing_set(tmp_path):
     assert PILImage.open(result).size == (192, 128)
 
 
-def test_make_run_installs_no_browser_and_make_test_does():
+def test_make_run_installs_no_system_package_and_make_test_does():
     run = subprocess.run(["make", "-n", "run"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
-    assert "install-browser" not in run.stdout and "apt-get" not in run.stdout
+    assert "install-test-packages" not in run.stdout and "apt-get" not in run.stdout
     test = subprocess.run(["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
-    assert "bin/install-browser" in test.stdout
+    assert "bin/install-test-packages" in test.stdout
 
 
 def test_make_run_prints_where_everything_is_and_the_demo_login(tmp_path):
