@@ -13,7 +13,7 @@ from inference import gpus
 ROOT = Path(__file__).resolve().parents[2]
 #: A worker process: claims a GPU, says which, and holds it until its stdin closes.
 CLAIM = (
-    "import sys; from inference.gpus import claim_gpu; print(claim_gpu({count}, {dir!r}), flush=True); sys.stdin.read()"  # noqa: E501
+    "import sys; from inference.gpus import claim_gpu; print(claim_gpu({count}, {dir!r}), flush=True); sys.stdin.read()"
 )
 
 
