@@ -8,8 +8,8 @@ serves a cached result), once its move commits:
 ``upscaler_processing_seconds{model}``
     histogram of a computed result's seconds of inference and encoding (``Image.processing_time``).
 ``upscaler_output_megapixels_total{model}``
-    megapixels of computed results; ``rate()`` of it over ``rate()`` of the seconds' sum is a
-    fleet's throughput.
+    megapixels of computed results; ``rate()`` of it over ``rate()`` of the seconds' sum is the
+    megapixels a fleet computes per second of processing.
 ``upscaler_output_megapixels_per_second{model}``
     histogram of each computed result's megapixels over its seconds.
 
