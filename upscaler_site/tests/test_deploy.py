@@ -20,7 +20,18 @@ import pytest
 import requests
 
 from accounts.models import ApiToken
-from upscaler_site.testing import ROOT, encode, finish_as_worker, free_port, gunicorn, photo, stop_process
+from upscaler_site.testing import (
+    ROOT,
+    client_for,
+    database_url,
+    encode,
+    finish_as_worker,
+    free_port,
+    gunicorn,
+    photo,
+    stop_process,
+    upload_jpeg,
+)
 
 DEPLOY = ROOT / "deploy"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -157,3 +168,50 @@ def test_the_systemd_units_pass_systemds_own_check(tmp_path):
     result = subprocess.run(["systemd-analyze", "verify", *names], cwd=tmp_path, capture_output=True, text=True,
                             timeout=60)  # fmt: skip
     assert result.returncode == 0 and not result.stdout.strip() and not result.stderr.strip(), result.stderr
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_backup_made_as_documented_restores_a_working_service(s3, settings, tmp_path, user):
+    from django.db import connection
+
+    from upscaler_site.tests.s3server import ACCESS_KEY, REGION, SECRET_KEY, rclone
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the documented backup is of PostgreSQL (pg_dump)")
+    database = database_url()
+    token = ApiToken.issue(user, user.personal_workspace, "backup")[1]
+    api = client_for(user)
+    image = finish_as_worker(upload_jpeg(api, encode(photo(size=(40, 30)), "JPEG").getvalue())["id"])
+    result = image.upscaled.open("rb").read()
+
+    # The backup, as docs/deploy.md runs it: pg_dump of the database, rclone sync of the bucket.
+    dump = tmp_path / "upscaler.dump"
+    subprocess.run(["pg_dump", "--format=custom", f"--file={dump}", database], check=True, timeout=120)
+    remote = {"RCLONE_CONFIG_STORE_TYPE": "s3", "RCLONE_CONFIG_STORE_PROVIDER": "Other",
+              "RCLONE_CONFIG_STORE_ENDPOINT": s3.endpoint, "RCLONE_CONFIG_STORE_ACCESS_KEY_ID": ACCESS_KEY,
+              "RCLONE_CONFIG_STORE_SECRET_ACCESS_KEY": SECRET_KEY, "RCLONE_CONFIG_STORE_REGION": REGION}  # fmt: skip
+    backup_bucket = f"backup-{os.getpid()}"
+    s3.create_bucket(backup_bucket)
+    subprocess.run([rclone(), "sync", f"store:{settings.AWS_STORAGE_BUCKET_NAME}", f"store:{backup_bucket}",
+                    "--config", "/dev/null"], env={**os.environ, **remote}, check=True, timeout=120)  # fmt: skip
+
+    # The restore: a new database from the dump, a service on it and on the copied bucket.
+    restored = f"{connection.settings_dict['NAME']}_restored"
+    server = database.rsplit("/", 1)[0]
+    subprocess.run(["psql", f"{server}/postgres", "-c", f"DROP DATABASE IF EXISTS {restored}", "-c",
+                    f"CREATE DATABASE {restored}"], check=True, capture_output=True, timeout=60)  # fmt: skip
+    try:
+        subprocess.run(["pg_restore", "--no-owner", f"--dbname={server}/{restored}", str(dump)], check=True,
+                       timeout=120)  # fmt: skip
+        env = {**s3.bucket_env(backup_bucket), "DATABASE_URL": f"{server}/{restored}"}
+        with gunicorn(tmp_path / "media", tmp_path / "web.log", **env) as site:
+            answer = requests.get(f"{site}/api/images/{image.pk}", headers={"Authorization": f"Bearer {token}"},
+                                  timeout=10)  # fmt: skip
+            assert answer.status_code == 200 and answer.json()["data"]["status"] == "completed"
+            link = answer.json()["data"]["download_url"]
+            assert f"/{backup_bucket}/" in link
+            assert requests.get(link, timeout=10).content == result
+    finally:
+        subprocess.run(["psql", f"{server}/postgres", "-c", f"DROP DATABASE IF EXISTS {restored} WITH (FORCE)"],
+                       capture_output=True, timeout=60)  # fmt: skip
