@@ -326,8 +326,8 @@ class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
             return None
         if len(parts) != 2:
             raise InvalidToken(f"Invalid Authorization header: use '{TOKEN_SCHEME} <token>'.")
-        # One query for what every API request needs to know: on the hottest path (status polling),
-        # each round trip is a good part of the request's time (docs/benchmarks.md, Load).
+        # One query for what every API request needs to know: authentication is the largest part of a
+        # status poll's time, and one query costs less CPU than three (docs/benchmarks.md, Load).
         token: ApiToken | None = (
             self.select_related("user", "workspace")
             .annotate(

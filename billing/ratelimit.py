@@ -12,8 +12,8 @@ Two places apply them, each where the caller is known:
 
 Both count in fixed one-hour windows in the cache, which every web process shares
 (Redis with ``REDIS_URL``, else the database cache): the window's counter is created
-and bumped atomically (on Redis, ``SET NX EX`` and ``INCR`` in one round trip). Over the limit the answer is 429 with
-``Retry-After`` (seconds until the window ends).
+and bumped atomically (on Redis, ``SET NX EX`` and ``INCR`` in one round trip). Over the
+limit the answer is 429 with ``Retry-After`` (seconds until the window ends).
 """
 
 from __future__ import annotations
