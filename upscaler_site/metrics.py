@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hmac
 import os
-from collections.abc import Iterable
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
@@ -37,8 +36,7 @@ def register_state(collector: Collector) -> None:
 
     Called from an app's ``AppConfig.ready``; the collector's ``collect()`` runs once per scrape.
     """
-    if collector not in _state:
-        _state.append(collector)
+    _state.append(collector)
 
 
 def multiprocess_dir() -> str | None:
@@ -46,23 +44,22 @@ def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
-def _registries(state: bool) -> Iterable[CollectorRegistry]:
-    if multiprocess_dir():
-        host = CollectorRegistry()
-        multiprocess.MultiProcessCollector(host)
-        yield host
-    else:
-        yield REGISTRY
-    if state:
-        shared = CollectorRegistry(auto_describe=False)
-        for collector in _state:
-            shared.register(collector)
-        yield shared
+def host_registry() -> CollectorRegistry:
+    """This host's counted metrics: the sum of the service's processes (:func:`multiprocess_dir`), else this
+    process's own. What a worker host serves (``manage.py metrics``)."""
+    if not multiprocess_dir():
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return registry
 
 
-def exposition(*, state: bool) -> bytes:
-    """The text exposition format: this host's counted metrics and, with ``state``, the database's."""
-    return b"".join(generate_latest(registry) for registry in _registries(state))
+def exposition() -> bytes:
+    """The text exposition format of the web tier: this host's counted metrics, then the database's."""
+    shared = CollectorRegistry(auto_describe=False)
+    for collector in _state:
+        shared.register(collector)
+    return generate_latest(host_registry()) + generate_latest(shared)
 
 
 def _authorized(request: HttpRequest) -> bool:
@@ -82,4 +79,4 @@ def view(request: HttpRequest) -> HttpResponse:
                                 content_type="text/plain")  # fmt: skip
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
-    return HttpResponse(exposition(state=True), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)
