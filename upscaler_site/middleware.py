@@ -40,7 +40,10 @@ class RequestSizeLimitMiddleware:
     """Refuse a request whose declared body exceeds its path's :func:`body_limit` with 413.
 
     Django would otherwise stream an arbitrarily large body to a temporary file (or into
-    memory) before any view could look at it.
+    memory) before any view could look at it. A body no larger than the largest any path
+    takes (``MAX_UPLOAD_REQUEST_BYTES``, what nginx lets through) is read and discarded
+    first: a server that answers and closes with the body unread resets the connection,
+    and a proxy still sending it (nginx) then answers 502 instead of this 413.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -53,6 +56,9 @@ class RequestSizeLimitMiddleware:
             length = 0
         limit = body_limit(request.path)
         if length > limit:
+            if length <= settings.MAX_UPLOAD_REQUEST_BYTES:
+                while request.read(2**20):
+                    pass
             return JsonResponse(
                 error_body(STATUS_MESSAGES[413], {"body": [f"The request body may be at most {limit / 2**20:g} MB."]}),
                 status=413,

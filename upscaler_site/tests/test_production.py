@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.http import HttpResponse
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -98,3 +99,20 @@ def test_request_bodies_are_limited_per_path(api, settings):
         assert middleware.body_limit("/api/batches") == settings.MAX_UPLOAD_REQUEST_BYTES
     finally:
         middleware._upload_limits.cache_clear()
+
+
+def test_a_refused_body_a_proxy_would_pass_is_read_before_the_413(settings):
+    """Answering with the body unread resets the connection, and nginx turns the 413 into a 502."""
+    from django.test import RequestFactory
+
+    from upscaler_site.middleware import RequestSizeLimitMiddleware
+
+    def left_unread(size: int) -> int:
+        request = RequestFactory().generic("POST", "/api/auth/login", b"x" * size, "application/json")
+        response = RequestSizeLimitMiddleware(lambda request: HttpResponse())(request)
+        assert response.status_code == 413
+        return len(request.read())
+
+    settings.MAX_UPLOAD_REQUEST_BYTES = 3 * 2**20
+    assert left_unread(2 * 2**20) == 0
+    assert left_unread(4 * 2**20) == 4 * 2**20  # nginx would not pass it: the connection just closes
