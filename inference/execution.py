@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import spandrel
 import torch
 
 from inference.device import compute_dtype
 from inference.loading import architecture, prefers_channels_last
+
+if TYPE_CHECKING:
+    import spandrel
 
 #: Peak activation memory of one window, in bytes per input pixel, by spandrel
 #: architecture id and element size (2: bfloat16/float16, 4: float32), channels_last,

@@ -10,12 +10,18 @@ from __future__ import annotations
 import functools
 import importlib.resources
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import spandrel
 import torch
 
+from inference._spandrel import import_spandrel
 from inference.catalog import UnknownModel, get_spec
 from inference.device import configure_cpu_threads
+
+if TYPE_CHECKING:
+    import spandrel
+else:
+    spandrel = import_spandrel()
 
 
 def _realesrgan(stem: str) -> Callable[[int], dict[str, torch.Tensor]]:
