@@ -8,11 +8,19 @@ whole-image inference, unless told otherwise), and measure PSNR and SSIM on the 
 with ``scale`` pixels cropped from each border; average over the images. Plain bicubic
 upscaling (Pillow BICUBIC) of the same LR input is the baseline.
 
+``--portrait`` measures the ``portrait`` model instead, on portraits (skimage's astronaut
+and Set14's ``face``, ``lenna`` and ``barbara``), x4: PSNR on Y inside the faces (the
+cores of :mod:`inference.portrait`, where ``portrait`` is ``precise`` alone), outside
+them (beyond the feathers, where it is ``standard`` alone) and on the whole image, for
+``standard``, ``precise`` and ``portrait``. The faces are those the detector finds in
+the LR input, as ``portrait`` itself finds them.
+
 Usage (from the repository root)::
 
     .venv/bin/python bench/quality.py [--data DIR [DIR ...]] [--models precise,standard]
         [--scales 2,3,4] [--max-quality] [--tiled-check] [--check-tile 48] [--limit N]
         [--per-image]
+    .venv/bin/python bench/quality.py --portrait
 
 Needs neither Django nor the database. Prints a Markdown table on stdout and progress
 on stderr. Datasets default to ``<repo root>/../shared/datasets/Set5`` and ``Set14``.
@@ -164,7 +172,9 @@ def run_model(
     extra: dict[str, Any] = precision_kwargs(precision)
     row.dtype = network_dtype(model, scale, precision)
     device = default_device()
-    load_network(model, scale, str(device))  # load outside the timing
+    for name in get_spec(model).combines or (model,):  # portrait loads the networks it runs
+        if scale in get_spec(name).scales:
+            load_network(name, scale, str(device))  # load outside the timing
     for name, hr_full in images:
         hr = mod_crop(hr_full, scale)
         lr = Image.fromarray(imresize_bicubic_down(hr, scale))
@@ -211,6 +221,58 @@ def run_bicubic(row: Row, images: list[tuple[str, np.ndarray]]) -> None:
         row.ssim.append(ssim_y(sr, hr, scale))
 
 
+#: ``--portrait``'s images: (name, dataset folder or None for skimage.data).
+PORTRAITS = [("astronaut", None), ("face", "Set14"), ("lenna", "Set14"), ("barbara", "Set14")]
+
+
+def portrait_table(data_root: Path, precision: str | None) -> list[str]:
+    """The ``--portrait`` table's Markdown lines (see the module's docstring)."""
+    from skimage import data as skimage_data
+
+    from inference.faces import detect_faces, face_share
+    from inference.portrait import blend_weights, plan_regions
+
+    scale, device = 4, default_device()
+    extra: dict[str, Any] = precision_kwargs(precision)
+    lines = [
+        "| image | LR input | faces (share of the image) | model | face PSNR (dB) | outside PSNR (dB) "
+        "| whole PSNR (dB) | seconds |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, folder in PORTRAITS:
+        if folder is None:
+            hr_full = getattr(skimage_data, name)()
+        else:
+            hr_full = np.asarray(Image.open(data_root / folder / f"{name}.png").convert("RGB"))
+        hr = mod_crop(hr_full, scale)
+        lr = Image.fromarray(imresize_bicubic_down(hr, scale))
+        hr_size = (hr.shape[1], hr.shape[0])
+        faces = detect_faces(lr)
+        # Where portrait is precise alone (weight 1) and standard alone (weight 0), in HR pixels.
+        weights = np.zeros(hr.shape[:2], dtype=np.float32)
+        for region in plan_regions(faces, lr.size, hr_size):
+            x0, y0, x1, y1 = region.out_box
+            weights[y0:y1, x0:x1] = np.maximum(weights[y0:y1, x0:x1], blend_weights(region, lr.size, hr_size))
+        inside, outside = weights == 1.0, weights == 0.0
+        border = np.zeros_like(inside)  # psnr_y leaves out a border of `scale` pixels
+        border[scale:-scale, scale:-scale] = True
+        found = f"{len(faces)} ({face_share(faces, lr.size):.0%})"
+        for model in ("standard", "precise", "portrait"):
+            started = time.perf_counter()
+            result = upscale_image(lr, hr_size, model=model, device=device, tile=max(lr.size), **extra)
+            elapsed = time.perf_counter() - started
+            sr = rgb_array(result.image)
+            face = f"{psnr_y(sr, hr, scale, inside):.2f}" if (inside & border).any() else "-"
+            rest = f"{psnr_y(sr, hr, scale, outside):.2f}" if (outside & border).any() else "-"
+            whole = psnr_y(sr, hr, scale)
+            log(f"  portrait table: {name} {model}: face {face}, outside {rest}, whole {whole:.2f} in {elapsed:.1f} s")
+            lines.append(
+                f"| {name} | {lr.size[0]}x{lr.size[1]} | {found} | {model} | {face} | {rest} | {whole:.2f} "
+                f"| {elapsed:.1f} |"
+            )
+    return lines
+
+
 def command_line() -> str:
     exe = Path(sys.executable)
     try:
@@ -244,6 +306,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="pass precision=... (auto, fp32, bf16, fp16) to upscale_image; default: its own default",
     )
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    parser.add_argument(
+        "--portrait", action="store_true", help="only the portrait table: face/outside PSNR of portrait vs the others"
+    )
     args = parser.parse_args(argv)
     args.models = [m.strip() for m in args.models.split(",") if m.strip()]
     args.scales = [int(s) for s in args.scales.split(",") if s.strip()]
@@ -256,6 +321,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
+    if args.portrait:
+        table = portrait_table(REPO_ROOT.parent / "shared" / "datasets", args.precision)
+        print(f"Command: `{command_line()}`\n")
+        print(f"Precision: {precision_note(args.precision)}\n")
+        print("\n".join(table))
+        print(f"\nTotal wall time: {time.perf_counter() - started:.0f} s")
+        return 0
     rows: list[Row] = []
     for folder in args.data:
         dataset = folder.name

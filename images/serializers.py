@@ -154,7 +154,8 @@ class UpscaleRequestSerializer(RequestSerializer):
     model = serializers.ChoiceField(
         choices=MODEL_CHOICES,
         required=False,
-        help_text="The network (default: the server's, standard unless configured); auto picks one from the pixels.",
+        help_text="The network (default: the server's, standard unless configured); portrait runs precise on the "
+        "faces and standard elsewhere; auto picks one from the pixels and says why in model_reason.",
     )
     max_quality = serializers.BooleanField(
         required=False, default=False, help_text="Geometric self-ensemble: 8 passes, slower (precise model only)."

@@ -12,14 +12,26 @@ Two measurements drive the choice:
 Illustrations go to ``anime``; photos to ``standard`` (Real-ESRGAN, trained on
 real-world degradations) unless the source is clean (lossless, or JPEG at quality 95
 or more), where the PSNR-oriented ``precise`` model stays closer to the original.
+
+A third measurement only matters where ``standard`` would run: **faces**
+(:mod:`inference.faces`, MTCNN). Real-ESRGAN gives faces waxy skin and odd eyes, so a
+photo going to ``standard`` whose faces cover at least :data:`PORTRAIT_MIN_FACE_SHARE`
+of it goes to ``portrait`` (``precise`` on the faces, ``standard`` elsewhere) instead.
+A clean photo stays with ``precise``, which is already faithful to faces and, being
+faithful everywhere, closer to the original than ``portrait``'s GAN background
+(docs/benchmarks.md, "Portrait"). The detector runs only for those photos, in the worker.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
+
+from inference.catalog import PORTRAIT
+from inference.faces import Face, face_share
 
 # ITU-T T.81 Annex K.1, luminance quantisation table, natural (row-major) order.
 STD_LUMINANCE_TABLE = np.array(
@@ -38,6 +50,14 @@ STD_LUMINANCE_TABLE = np.array(
 
 CLEAN_JPEG_QUALITY = 95
 ILLUSTRATION_THRESHOLD = 0.45
+#: The share of a photo its faces' boxes must cover for ``portrait``. Measured with
+#: :func:`inference.faces.detect_faces`: head-and-shoulders and waist-up portraits are
+#: above it (Set14 ``barbara`` 2.8 %, ``man`` 3.1 %, skimage's astronaut 3.6 %, ``lenna``
+#: 13 %, Set5 ``baby`` 51 %), a full figure in a scene below (skimage's cameraman,
+#: 1.5 %), as are photos without faces (0 %: skimage's coffee, chelsea, rocket, hubble;
+#: Set14's baboon, bridge, pepper, zebra ...). Below it the face is a detail of the
+#: picture, and ``precise`` on it would buy little for its cost.
+PORTRAIT_MIN_FACE_SHARE = 0.025
 
 
 def scaled_table(quality: int) -> np.ndarray:
@@ -92,20 +112,31 @@ def illustration_score(img: Image.Image, size: int = 256) -> float:
 @dataclass(frozen=True)
 class AutoChoice:
     """The model ``auto`` picked and why: ``model``, a short ``reason`` for the user,
-    the ``illustration_score`` in [0, 1] and the estimated ``jpeg_quality`` (or None)."""
+    the ``illustration_score`` in [0, 1], the estimated ``jpeg_quality`` (or None), and
+    the number of ``faces`` found and the ``face_share`` of the image they cover, in
+    [0, 1] (0 and 0.0 where faces were not looked for)."""
 
     model: str
     reason: str
     illustration_score: float
     jpeg_quality: int | None
+    faces: int = 0
+    face_share: float = 0.0
 
 
-def choose_model(img: Image.Image, source_format: str, jpeg_quality: int | None = None) -> AutoChoice:
-    """Pick ``anime``, ``standard`` or ``precise`` for an image opened from a file of ``source_format``.
+def choose_model(
+    img: Image.Image,
+    source_format: str,
+    jpeg_quality: int | None = None,
+    faces: Callable[[], Sequence[Face]] | None = None,
+) -> AutoChoice:
+    """Pick ``anime``, ``standard``, ``precise`` or ``portrait`` for an image opened from a file of ``source_format``.
 
     ``jpeg_quality`` is the file's estimated quality when known (the tables are gone
     once the image has been transposed or converted); otherwise it is estimated from
-    ``img`` itself.
+    ``img`` itself. ``faces`` finds the faces in ``img`` (:func:`inference.faces.detect_faces`,
+    PyTorch); it is called only for a photo that would otherwise go to ``standard``.
+    Without it ``portrait`` is never picked.
     """
     score = illustration_score(img)
     quality = jpeg_quality
@@ -114,7 +145,15 @@ def choose_model(img: Image.Image, source_format: str, jpeg_quality: int | None 
     if score >= ILLUSTRATION_THRESHOLD:
         return AutoChoice("anime", f"illustration (score {score:.2f})", score, quality)
     if quality is not None and quality < CLEAN_JPEG_QUALITY:
-        return AutoChoice("standard", f"photo, JPEG quality about {quality}", score, quality)
-    if source_format == "GIF":
-        return AutoChoice("standard", "photo in a 256-colour GIF", score, quality)
-    return AutoChoice("precise", "clean photo", score, quality)
+        damage, reason = f"JPEG quality about {quality}", f"photo, JPEG quality about {quality}"
+    elif source_format == "GIF":
+        damage, reason = "256-colour GIF", "photo in a 256-colour GIF"
+    else:
+        return AutoChoice("precise", "clean photo", score, quality)
+    found = list(faces()) if faces is not None else []
+    share = face_share(found, img.size)
+    if share >= PORTRAIT_MIN_FACE_SHARE:
+        count = f"{len(found)} face{'s' if len(found) > 1 else ''}"
+        reason = f"portrait: {count}, {share:.0%} of the image; {damage}"
+        return AutoChoice(PORTRAIT, reason, score, quality, len(found), share)
+    return AutoChoice("standard", reason, score, quality, len(found), share)

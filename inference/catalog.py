@@ -42,6 +42,10 @@ class ModelSpec:
             megapixel on a slow CPU worker: the float32 reference of
             ``bench/speed.py`` on 2 cores of an AMD EPYC (1024x1024 input), rounded
             up. Jobs get a time limit from it (:attr:`inference.sizing.UpscaleOptions.cpu_seconds`).
+        combines: for a model that runs other models rather than a network of its own
+            (``portrait``: ``standard`` then ``precise`` on the faces, :mod:`inference.portrait`),
+            their names; empty for a network. Such a model has no weights of its own to
+            load or benchmark.
     """
 
     name: str
@@ -53,6 +57,7 @@ class ModelSpec:
     cpu_seconds_per_megapixel: float
     tile: int = 256
     overlap: int = 32
+    combines: tuple[str, ...] = ()
 
 
 _REAL_ESRGAN = (
@@ -109,8 +114,26 @@ MODELS: dict[str, ModelSpec] = {
     )
 }
 
+#: The model that runs ``precise`` on the faces and ``standard`` on the rest (:mod:`inference.portrait`).
+PORTRAIT = "portrait"
+MODELS[PORTRAIT] = ModelSpec(
+    name=PORTRAIT,
+    title="MTCNN, then DAT-light on faces and Real-ESRGAN x4plus elsewhere",
+    label="Portrait: faces",
+    description="Faithful faces without a GAN's waxy skin, GAN detail around them: photos of people.",
+    paper="Zhang et al., Joint Face Detection and Alignment Using Multitask Cascaded Convolutional Networks, "
+    "IEEE Signal Processing Letters 2016 (MTCNN); the networks are standard's and precise's",
+    scales=MODELS["standard"].scales,
+    # standard runs on the whole image, precise on the faces, which may fill it (a close-up).
+    cpu_seconds_per_megapixel=MODELS["standard"].cpu_seconds_per_megapixel
+    + MODELS["precise"].cpu_seconds_per_megapixel,
+    tile=MODELS["standard"].tile,
+    overlap=MODELS["standard"].overlap,
+    combines=("standard", "precise"),
+)
+
 #: The models ``auto`` chooses from (:func:`inference.auto.choose_model`).
-AUTO_CANDIDATES: tuple[str, ...] = ("anime", "standard", "precise")
+AUTO_CANDIDATES: tuple[str, ...] = ("anime", "standard", "precise", PORTRAIT)
 
 #: Every ``model`` value a request may send, ``auto`` first.
 MODEL_CHOICES: tuple[str, ...] = (AUTO, *MODELS)

@@ -95,8 +95,14 @@ class SourceImage:
         return self.image.size
 
     def auto_choice(self) -> AutoChoice:
-        """The model ``auto`` picks for this image, and why (:func:`inference.auto.choose_model`)."""
-        return choose_model(self.image, self.format, self.jpeg_quality)
+        """The model ``auto`` picks for this image, and why (:func:`inference.auto.choose_model`).
+
+        For a photo that would go to ``standard`` this runs the face detector, which
+        imports PyTorch: call it in the worker or the ``upscale`` command, not the web tier.
+        """
+        from inference.faces import detect_faces
+
+        return choose_model(self.image, self.format, self.jpeg_quality, faces=lambda: detect_faces(self.image))
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,7 @@ def _cropped_y(sr: np.ndarray, hr: np.ndarray, crop: int) -> tuple[np.ndarray, n
     return sr_y, hr_y
 
 
-def psnr_y(sr: np.ndarray, hr: np.ndarray, crop: int) -> float:
+def psnr_y(sr: np.ndarray, hr: np.ndarray, crop: int, mask: np.ndarray | None = None) -> float:
     """Peak signal-to-noise ratio on the Y channel, in dB, as SR papers report it.
 
     ``10 log10(255^2 / MSE)`` over the luma (:func:`rgb_to_y`, not rounded) of both
@@ -73,14 +73,23 @@ def psnr_y(sr: np.ndarray, hr: np.ndarray, crop: int) -> float:
         sr: (H, W, 3) uint8 RGB, the reconstruction.
         hr: (H, W, 3) uint8 RGB, the ground truth.
         crop: border width in pixels removed on every side before measuring (>= 0).
+        mask: (H, W) bool, the pixels to measure (e.g. the faces); None for all.
 
     Returns:
         PSNR in dB; ``math.inf`` for identical images.
 
     Raises:
-        ValueError: shapes differ, wrong dtype, or the border leaves nothing.
+        ValueError: shapes differ, wrong dtype, the border leaves nothing, or the mask
+            is of another size or leaves nothing.
     """
     sr_y, hr_y = _cropped_y(sr, hr, crop)
+    if mask is not None:
+        if mask.shape != sr.shape[:2]:
+            raise ValueError(f"The mask is {mask.shape}, the images {sr.shape[:2]}.")
+        kept = mask[crop : mask.shape[0] - crop, crop : mask.shape[1] - crop].astype(bool)
+        if not kept.any():
+            raise ValueError("The mask leaves nothing to measure.")
+        sr_y, hr_y = sr_y[kept], hr_y[kept]
     mse = float(np.mean((sr_y - hr_y) ** 2))
     if mse == 0.0:
         return math.inf

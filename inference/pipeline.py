@@ -1,4 +1,7 @@
-"""From a decoded image to its upscaled image: the model passes in tiles, then resampling to the exact size."""
+"""From a decoded image to its upscaled image: the model passes in tiles, then resampling to the exact size.
+
+``portrait`` runs two models and blends them (:func:`_upscale_portrait`, geometry in :mod:`inference.portrait`).
+"""
 
 from __future__ import annotations
 
@@ -17,8 +20,10 @@ from inference.color import match_colors
 from inference.device import default_device, resolve_precision
 from inference.ensemble import self_ensemble
 from inference.execution import execution_plan
+from inference.faces import detect_faces
 from inference.imageio import Planes, SourceImage, encode, merge_planes, resize_plane, resize_samples16, split_planes
 from inference.loading import load_network
+from inference.portrait import blend, blend_weights, plan_regions
 from inference.sizing import plan_passes, scale_of
 from inference.tiling import balanced_tile, upscale_tiled
 
@@ -114,6 +119,11 @@ def upscale_image(
         InferenceError: the network produced invalid output.
     """
     spec = get_spec(model)
+    if spec.combines:
+        return _upscale_portrait(
+            image, size, model=model, device=device, tile=tile, overlap=overlap, max_quality=max_quality,
+            progress=progress, precision=precision, tune_colors=tune_colors,
+        )  # fmt: skip
     overlap = spec.overlap if overlap is None else overlap
     device = device or default_device()
     precision = resolve_precision(precision)
@@ -194,6 +204,64 @@ def upscale_image(
         device=str(device),
         seconds=time.perf_counter() - started,
     )
+
+
+def _upscale_portrait(
+    image: Image.Image | np.ndarray,
+    size: tuple[int, int],
+    *,
+    model: str,
+    device: torch.device | None,
+    tile: int | None,
+    overlap: int | None,
+    max_quality: bool,
+    progress: Callable[[float], None] | None,
+    precision: str | None,
+    tune_colors: bool,
+) -> UpscaleResult:
+    """``portrait``: ``standard`` on the whole image, ``precise`` on each face's region, feathered in.
+
+    The regions and masks are :mod:`inference.portrait`'s. Each region's crop is upscaled
+    to exactly its rectangle of the output, so its pixels land where the whole image's
+    do. Both passes return the same mode (RGB, RGBA, L, LA, I;16 or 16-bit samples), so
+    the blend works on their samples, alpha included. Without faces the result is
+    ``standard``'s, pixel for pixel. The faces are :func:`inference.faces.detect_faces`'.
+    The other arguments are :func:`upscale_image`'s; ``progress`` goes from 0 to 1 over
+    both passes, weighted by their input pixels and the models' costs.
+    """
+    base_model, face_model = get_spec(model).combines
+    started = time.perf_counter()
+    in_size = (image.shape[1], image.shape[0]) if isinstance(image, np.ndarray) else image.size
+    regions = plan_regions(detect_faces(image), in_size, size)
+    costs = [in_size[0] * in_size[1] * get_spec(base_model).cpu_seconds_per_megapixel]
+    costs += [r.size[0] * r.size[1] * get_spec(face_model).cpu_seconds_per_megapixel for r in regions]
+    bounds = [sum(costs[:index]) / sum(costs) for index in range(len(costs) + 1)]
+
+    def run(pixels: Image.Image | np.ndarray, out_size: tuple[int, int], name: str, index: int) -> UpscaleResult:
+        begin, end = bounds[index], bounds[index + 1]
+
+        def report(fraction: float) -> None:
+            if progress is not None:
+                progress(begin + fraction * (end - begin))
+
+        return upscale_image(
+            pixels, out_size, model=name, device=device, tile=tile, overlap=overlap, max_quality=max_quality,
+            progress=report, precision=precision, tune_colors=tune_colors,
+        )  # fmt: skip
+
+    result = run(image, size, base_model, 0)
+    out = result.image
+    for index, region in enumerate(regions, start=1):
+        left, top, right, bottom = region.box
+        crop = image[top:bottom, left:right] if isinstance(image, np.ndarray) else image.crop(region.box)
+        face = np.asarray(run(crop, region.out_size, face_model, index).image)
+        weights = blend_weights(region, in_size, size)
+        ox0, oy0, ox1, oy1 = region.out_box
+        if isinstance(out, np.ndarray):
+            out[oy0:oy1, ox0:ox1] = blend(out[oy0:oy1, ox0:ox1], face, weights)
+        else:
+            out.paste(Image.fromarray(blend(np.asarray(out.crop(region.out_box)), face, weights)), (ox0, oy0))
+    return UpscaleResult(out, model, result.scale_chain, result.device, time.perf_counter() - started)
 
 
 def upscale_source(

@@ -79,9 +79,10 @@ def run_checks(worker: bool = False) -> dict[str, str]:
         except Exception as exc:
             results[name] = f"{type(exc).__name__}: {exc}"[:300]
     if worker:
+        from inference.faces import missing_detector
         from inference.loading import missing_weights
 
-        missing = missing_weights()
+        missing = missing_weights() + missing_detector()
         results["weights"] = "; ".join(missing) if missing else "ok"
     return results
 

@@ -229,7 +229,12 @@ def test_16x_over_the_megapixel_cap_is_refused_before_queueing(api, settings):
 
 @pytest.mark.parametrize(
     ("params", "model_used"),
-    [({}, "standard"), ({"model": "precise"}, "precise"), ({"model": "anime-fast"}, "anime-fast")],
+    [
+        ({}, "standard"),
+        ({"model": "precise"}, "precise"),
+        ({"model": "anime-fast"}, "anime-fast"),
+        ({"model": "portrait"}, "portrait"),
+    ],
 )
 def test_the_record_says_which_model_runs(api, small_photo, params, model_used):
     data = api.post(URL, {"image": encode(small_photo), **params}).json()["data"]
@@ -248,6 +253,23 @@ def test_auto_is_resolved_by_the_worker_which_says_why(api):
     data = api.get(f"/api/images/{data['id']}").json()["data"]
     assert (data["status"], data["model"], data["model_used"]) == ("completed", "auto", "standard")
     assert "JPEG quality about 60" in data["model_reason"]
+
+
+def test_auto_sends_a_damaged_portrait_to_portrait_and_says_why(api, settings):
+    """The worker finds the face (MTCNN) and runs precise on it, standard around it."""
+    from skimage import data as skimage_data
+
+    from images.tasks import upscale_image
+
+    # Two networks can outlast a heartbeat on a busy CPU, and its thread would wait on this test's transaction.
+    settings.HEARTBEAT_SECONDS = 3600
+
+    face = PILImage.fromarray(skimage_data.astronaut()).crop((96, 0, 352, 256)).resize((64, 64))
+    data = api.post(URL, {"image": encode(face, "JPEG", quality=70), "model": "auto"}).json()["data"]
+    upscale_image(data["id"])
+    data = api.get(f"/api/images/{data['id']}").json()["data"]
+    assert (data["status"], data["model_used"], data["upscaled_width"]) == ("completed", "portrait", 128)
+    assert data["model_reason"].startswith("portrait: 1 face, ") and data["model_reason"].endswith("quality about 70")
 
 
 def test_max_quality_only_with_precise(api, small_photo):

@@ -32,6 +32,22 @@ def test_target_width_and_output_format_from_the_extension(tmp_path):
     assert (out.format, out.size) == ("JPEG", (100, 75))
 
 
+@pytest.mark.parametrize(("model", "fmt", "says"), [("portrait", "PNG", "(portrait, x4"),
+                                                   ("auto", "JPEG", "(portrait (portrait: 1 face, ")])  # fmt: skip
+def test_portrait_model_and_auto_picking_it(tmp_path, capsys, model, fmt, says):
+    """A 64x64 head and shoulders (skimage's astronaut): precise on the face, standard around it."""
+    from skimage import data
+
+    source = tmp_path / f"face.{fmt.lower()}"
+    PILImage.fromarray(data.astronaut()).crop((96, 0, 352, 256)).resize((64, 64)).save(source, fmt, quality=70)
+    target = tmp_path / "face_x2.png"
+
+    call_command("upscale", str(source), str(target), "--model", model)
+
+    assert PILImage.open(target).size == (128, 128)
+    assert says in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -294,8 +294,9 @@ def test_upload_page_offers_the_plans_scales_batches_and_every_model(ada):
     html = page.content.decode()
     for scale in (2, 3, 4, 8, 16):
         assert f'<option value="{scale}"' in html
-    for model in ("auto", "standard", "precise", "anime", "anime-fast"):
+    for model in ("auto", "standard", "precise", "anime", "anime-fast", "portrait"):
         assert f'<option value="{model}"' in html
+    assert ">Portrait: faces</option>" in html
     assert 'id="drop-zone" class="drop-zone" role="button" tabindex="0"' in html
     assert 'id="batch-name"' in html
     config = page.context["config"]

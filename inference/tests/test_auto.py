@@ -65,3 +65,70 @@ def test_choose_model(image, fmt, model):
     choice = choose_model(image(), fmt)
     assert choice.model == model, choice
     assert choice.reason
+
+
+# --- portrait: photos going to standard whose faces cover a meaningful share ---------------------------------
+
+
+def portrait_crop() -> Image.Image:
+    """A 256x256 head-and-shoulders crop of the astronaut: her face is 16% of it."""
+    return Image.fromarray(data.astronaut()).crop((100, 0, 356, 256))
+
+
+def faces_of(boxes, calls=None):
+    """A ``faces`` callable returning faces at ``boxes``, recording that it was called."""
+    from inference.faces import Face
+
+    def find():
+        if calls is not None:
+            calls.append(1)
+        return [Face(box, 0.99) for box in boxes]
+
+    return find
+
+
+def test_a_damaged_portrait_goes_to_portrait_with_the_reason():
+    from inference.faces import detect_faces
+
+    img = jpeg(portrait_crop(), 80)
+    choice = choose_model(img, "JPEG", faces=lambda: detect_faces(img))
+    assert choice.model == "portrait", choice
+    assert choice.reason == "portrait: 1 face, 16% of the image; JPEG quality about 80"
+    assert (choice.faces, round(choice.face_share, 2)) == (1, 0.16)
+
+
+@pytest.mark.parametrize("name", ["coffee", "chelsea", "rocket", "camera"])
+def test_damaged_photos_without_a_meaningful_face_stay_standard(name):
+    """The cameraman's face is found but covers 1.5% of the picture: a detail of it."""
+    from inference.faces import detect_faces
+
+    img = jpeg(Image.fromarray(getattr(data, name)()), 80)
+    choice = choose_model(img, "JPEG", faces=lambda: detect_faces(img))
+    assert (choice.model, choice.reason) == ("standard", "photo, JPEG quality about 80")
+
+
+@pytest.mark.parametrize(
+    ("boxes", "model"),
+    [([], "standard"), ([(0, 0, 15, 15)], "standard"), ([(0, 0, 16, 16)], "portrait"),
+     ([(0, 0, 10, 10), (50, 50, 63, 63)], "portrait")],
+)  # fmt: skip
+def test_the_face_share_threshold(boxes, model):
+    """2.5% of a 100x100 image: 250 pixels; two faces add up."""
+    choice = choose_model(jpeg(Image.fromarray(data.coffee()).resize((100, 100)), 60), "JPEG", faces=faces_of(boxes))
+    assert choice.model == model
+    if len(boxes) == 2:
+        assert choice.reason.startswith("portrait: 2 faces, 3% of the image")
+
+
+def test_gif_portraits_go_to_portrait_too():
+    img = portrait_crop().convert("P")
+    choice = choose_model(img, "GIF", faces=faces_of([(80, 60, 170, 170)]))
+    assert (choice.model, choice.reason) == ("portrait", "portrait: 1 face, 15% of the image; 256-colour GIF")
+
+
+@pytest.mark.parametrize(("image", "fmt"), [(lambda: portrait_crop(), "PNG"), (lambda: flat_art(), "PNG")])
+def test_faces_are_not_looked_for_in_clean_photos_or_illustrations(image, fmt):
+    """A clean photo stays with precise, which is already faithful to faces (and everywhere else)."""
+    calls: list[int] = []
+    choice = choose_model(image(), fmt, faces=faces_of([(0, 0, 300, 300)], calls))
+    assert choice.model in ("precise", "anime") and calls == []

@@ -72,6 +72,19 @@ def test_psnr_rejects_mismatched_shapes_and_oversized_crops():
         psnr_y(noisy(shape=(8, 8)), noisy(shape=(8, 8)), 4)
 
 
+def test_psnr_in_a_mask_measures_only_its_pixels():
+    a, b = solid((100, 100, 100)), solid((100, 100, 100))
+    b[:, 8:] = 110  # the right half differs
+    left = np.zeros((16, 16), dtype=bool)
+    left[:, :8] = True
+    assert psnr_y(a, b, 2, left) == math.inf
+    assert psnr_y(a, b, 2, ~left) < psnr_y(a, b, 2) < math.inf
+    with pytest.raises(ValueError):
+        psnr_y(a, b, 2, left[:8])
+    with pytest.raises(ValueError):
+        psnr_y(a, b, 8, left)  # nothing left once the border is cropped
+
+
 # --- ssim_y ---------------------------------------------------------------------------
 
 

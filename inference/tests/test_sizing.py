@@ -91,6 +91,15 @@ def test_a_box_the_input_already_fills_is_a_passthrough_with_no_network_pass():
     assert not grown.passthrough and grown.scale_chain == [4]
 
 
+def test_portrait_and_auto_budget_for_standard_and_precise_together():
+    """portrait runs standard on the whole image and precise on the faces, which may fill it; auto may pick it."""
+    megapixels = SIZE[0] * SIZE[1] / 1e6
+    for model in ("portrait", "auto"):
+        options = resolve_options(SIZE, scale_factor=4, model=model, max_scale=4)
+        assert options.scale_chain == [4]
+        assert options.cpu_seconds == pytest.approx(megapixels * (430 + 400))
+
+
 def test_output_size_scale_and_target_together_rejected():
     for targets in ({"target_width": 902}, {"target_height": 600}, {"target_width": 902, "target_height": 600}):
         with pytest.raises(SizeError, match="cannot be used with target_width") as exc:
