@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from inference.catalog import MODELS
 from inference.gpus import worker_processes
 from upscaler_site import logs
 
@@ -372,6 +373,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_REQUEST_BYTES
 # Output size cap in megapixels; it also bounds what a decoded input may be.
 UPSCALE_MAX_OUTPUT_MEGAPIXELS = env.float("UPSCALE_MAX_OUTPUT_MEGAPIXELS", default=64.0)
 UPSCALE_DEFAULT_MODEL = env.str("UPSCALE_DEFAULT_MODEL", default="standard")
+# Models a worker process loads and runs once on a small image as it starts, before it takes a
+# job (inference.warmup): its first image then costs what a warm one does. Comma-separated; empty: none.
+UPSCALE_WARM_MODELS = [name for name in env.list("UPSCALE_WARM_MODELS", default=list(MODELS)) if name]
 # Largest scale factor (and target-size ratio) accepted; beyond 4x, model passes chain.
 UPSCALE_MAX_SCALE = env.int("UPSCALE_MAX_SCALE", default=16)
 # Lifetime of a signed download URL, in seconds.

@@ -144,6 +144,9 @@ def service_env(media_root: Path, **extra_env: str) -> dict[str, str]:
         # Django-Q2 signs queued tasks with the secret key: the worker must share it.
         "SECRET_KEY": settings.SECRET_KEY,
         "Q_POLL": "0.2",
+        # Warming every model up would add seconds to each worker a test starts; the tests that
+        # check it ask for one.
+        "UPSCALE_WARM_MODELS": "",
         "DEBUG": "0",
         **extra_env,
     }

@@ -33,3 +33,14 @@ def test_the_deferred_torchvision_names_resolve_and_a_later_import_is_the_real_p
         print(functional.rotate.__module__, lama.rotate._resolve() is functional.rotate)
     """)
     assert out.splitlines() == ["_Deferred bilinear", "torchvision.transforms.functional True"]
+
+
+def test_warm_up_loads_each_model_once_and_runs_it():
+    from inference.loading import load_network
+    from inference.warmup import warm_up
+
+    seconds = warm_up(["anime-fast"])
+    assert set(seconds) == {"anime-fast"} and seconds["anime-fast"] > 0
+    before = load_network.cache_info().hits
+    warm_up(["anime-fast"])
+    assert load_network.cache_info().hits > before  # the second time, nothing is loaded again

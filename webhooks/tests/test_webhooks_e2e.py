@@ -32,7 +32,13 @@ def test_the_worker_delivers_signed_events_with_a_working_download_url(live_serv
     session.headers["Authorization"] = f"Bearer {ApiToken.issue(user, workspace, 'e2e')[1]}"
     with (
         LocalServer(lambda request: (200, {}, b"ok")) as receiver,
-        qcluster(media_root, tmp_path / "qcluster.log", OUTBOUND_ALLOWED_HOSTS="127.0.0.1", SITE_URL=live_server.url),
+        qcluster(
+            media_root,
+            tmp_path / "qcluster.log",
+            OUTBOUND_ALLOWED_HOSTS="127.0.0.1",
+            SITE_URL=live_server.url,
+            UPSCALE_WARM_MODELS="anime-fast",
+        ),
     ):
         endpoint = Endpoint.objects.create(workspace=workspace, url=f"{receiver.url}/endpoint",
                                            events=[EventType.IMAGE_COMPLETED], headers={"X-Shop": "eu-1"})  # fmt: skip
@@ -64,6 +70,10 @@ def test_the_worker_delivers_signed_events_with_a_working_download_url(live_serv
     assert (data["id"], data["status"], data["ref"], data["upscaled_dimensions"]) == (
         uploaded["id"], "completed", "sku-1", "80x60"
     )  # fmt: skip
+    # The worker warmed the model up as it started, before it took the job (images.signals).
+    warmed = [json.loads(line) for line in (tmp_path / "qcluster.log").read_text().splitlines()
+              if '"worker_warmed"' in line]  # fmt: skip
+    assert len(warmed) == 1 and set(warmed[0]["seconds"]) == {"anime-fast"}
     for url in (data["download_url"], their_payload["data"]["download_url"]):
         result = requests.get(url, timeout=10)
         assert result.status_code == 200 and result.content[:3] == b"\xff\xd8\xff"
