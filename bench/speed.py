@@ -73,17 +73,23 @@ NCNN_MEMORY = 6 * 2**30
 # --------------------------------------------------------------------------- inputs
 
 
-def photo_input(side: int) -> np.ndarray:
-    """(side, side, 3) uint8 RGB of real photo content: astronaut resized (<= 512) or tiled."""
+def dims(size: str | int) -> tuple[int, int]:
+    """(width, height) of a ``--sizes`` entry: ``"256"`` (square) or ``"1920x1080"``."""
+    width, _, height = str(size).partition("x")
+    return int(width), int(height or width)
+
+
+def photo_input(size: str | int) -> np.ndarray:
+    """(height, width, 3) uint8 RGB of real photo content: astronaut resized (sides <= 512) or tiled."""
     from PIL import Image
     from skimage import data
 
     base = Image.fromarray(data.astronaut())
-    if side <= 512:
-        return np.asarray(base.resize((side, side), Image.Resampling.LANCZOS))
-    reps = -(-side // 512)
-    tiled = np.tile(np.asarray(base), (reps, reps, 1))
-    return np.ascontiguousarray(tiled[:side, :side])
+    width, height = dims(size)
+    if max(width, height) <= 512:
+        return np.asarray(base.resize((width, height), Image.Resampling.LANCZOS))
+    tiled = np.tile(np.asarray(base), (-(-height // 512), -(-width // 512), 1))
+    return np.ascontiguousarray(tiled[:height, :width])
 
 
 def ground_truth_pair() -> tuple[np.ndarray, np.ndarray]:
@@ -165,7 +171,7 @@ def worker_flops(model: str) -> dict:
     return {"flops_per_px": counter.get_total_flops() / (64 * 64)}
 
 
-def worker_ours(model: str, side: int, repeats: int, out: str, precision: str | None) -> dict:
+def worker_ours(model: str, size: str, repeats: int, out: str, precision: str | None) -> dict:
     import torch
     from PIL import Image
 
@@ -182,21 +188,22 @@ def worker_ours(model: str, side: int, repeats: int, out: str, precision: str | 
 
     first_conv = next(m for m in network.model.modules() if isinstance(m, torch.nn.Conv2d))
     first_conv.register_forward_pre_hook(count)
-    image = Image.fromarray(photo_input(side))
+    image = Image.fromarray(photo_input(size))
+    width, height = dims(size)
     warm = Image.fromarray(photo_input(64))
     upscale_image(warm, (64 * scale, 64 * scale), model=model, precision=precision)
     best = float("inf")
     for _ in range(repeats):
         pixels[0] = 0
         start = time.perf_counter()
-        result = upscale_image(image, (side * scale, side * scale), model=model, precision=precision)
+        result = upscale_image(image, (width * scale, height * scale), model=model, precision=precision)
         best = min(best, time.perf_counter() - start)
     np.save(out, np.asarray(result.image))
     plan = execution_plan(network, torch.device("cpu"), precision)
     return {"seconds": best, "pixels": pixels[0], "dtype": str(plan.dtype).replace("torch.", "")}
 
 
-def worker_ref(model: str, side: int, repeats: int, out: str) -> dict:
+def worker_ref(model: str, size: str, repeats: int, out: str) -> dict:
     import spandrel
     import torch
 
@@ -212,17 +219,17 @@ def worker_ref(model: str, side: int, repeats: int, out: str) -> dict:
             return to_uint8(descriptor(x)[0].numpy())
 
     run(photo_input(64))
-    image = photo_input(side)
+    image = photo_input(size)
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
         y = run(image)
         best = min(best, time.perf_counter() - start)
     np.save(out, y)
-    return {"seconds": best, "pixels": side * side, "dtype": "float32"}
+    return {"seconds": best, "pixels": image.shape[0] * image.shape[1], "dtype": "float32"}
 
 
-def worker_ncnn(model: str, side: int, repeats: int, out: str) -> dict:
+def worker_ncnn(model: str, size: str, repeats: int, out: str) -> dict:
     """ncnn with its default options; whole image when it fits :data:`NCNN_MEMORY`, else tiled."""
     import ncnn
     import torch
@@ -257,7 +264,7 @@ def worker_ncnn(model: str, side: int, repeats: int, out: str) -> dict:
         )
 
     run(photo_input(64))
-    image = photo_input(side)
+    image = photo_input(size)
     best = float("inf")
     for _ in range(repeats):
         pixels[0] = 0
@@ -370,8 +377,9 @@ def main() -> None:
     from inference.device import cpu_supports_bf16
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated model names")
-    parser.add_argument("--sizes", default="256,1024", help="input sides in pixels")
+    networks = [name for name, spec in MODELS.items() if not spec.combines]  # portrait runs two of them
+    parser.add_argument("--models", default=",".join(networks), help="comma-separated model names")
+    parser.add_argument("--sizes", default="256,1024", help="input sizes in pixels: 256 (square) or 1920x1080")
     parser.add_argument("--quick", action="store_true", help="256 px inputs only")
     parser.add_argument("--memory", action="store_true", help="also 2000x2000 -> 8000x8000 with standard (slow)")
     parser.add_argument("--engines", default="ours,ref,ncnn", help="of ours, ref, ncnn, ours-fp32")
@@ -385,7 +393,7 @@ def main() -> None:
         return
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    sizes = [256] if args.quick else [int(s) for s in args.sizes.split(",")]
+    sizes = ["256"] if args.quick else [s.strip() for s in args.sizes.split(",") if s.strip()]
     engines = [e.strip() for e in args.engines.split(",")]
     threads = _threads()
     print(
@@ -414,23 +422,24 @@ def main() -> None:
             scale = _native_scale(model)
             flops_per_px = run_worker("flops", args, model=model)["flops_per_px"]
             print(f"# {model}: x{scale}, {flops_per_px / 1e6:.1f} MFLOP per input pixel", flush=True)
-            configs = [(side, engines) for side in sizes]
+            configs = [(size, engines) for size in sizes]
             if args.memory and model == "standard":
-                configs.append((2000, ["ours"]))
-            for side, side_engines in configs:
+                configs.append(("2000", ["ours"]))
+            for size, size_engines in configs:
+                width, height = dims(size)
                 results: dict[str, dict] = {}
-                for engine in side_engines:
+                for engine in size_engines:
                     if engine == "ncnn" and model not in NCNN_FILES:
                         continue
-                    out = os.path.join(tmp, f"{model}-{side}-{engine}.npy")
+                    out = os.path.join(tmp, f"{model}-{size}-{engine}.npy")
                     kind = "ours" if engine.startswith("ours") else engine
-                    params = {"model": model, "side": side, "repeats": 2 if side <= 256 else 1, "out": out}
+                    params = {"model": model, "size": size, "repeats": 2 if width * height <= 256**2 else 1, "out": out}
                     if kind == "ours":
                         params["precision"] = "fp32" if engine == "ours-fp32" else args.precision
                     results[engine] = {**run_worker(kind, args, **params), "out": out}
-                    print(f"#   {model} {side}x{side} {engine}: {results[engine]['seconds']:.2f} s", flush=True)
+                    print(f"#   {model} {width}x{height} {engine}: {results[engine]['seconds']:.2f} s", flush=True)
                 for engine, result in results.items():
-                    rows.append(_row(model, side, engine, scale, result, results, peak, flops_per_px))
+                    rows.append(_row(model, (width, height), engine, scale, result, results, peak, flops_per_px))
                     print(rows[-1], flush=True)
             for path in Path(tmp).glob(f"{model}-*.npy"):
                 path.unlink()
@@ -477,10 +486,11 @@ def main() -> None:
     )
 
 
-def _row(model, side, engine, scale, result, results, peak, flops_per_px) -> str:
+def _row(model, size, engine, scale, result, results, peak, flops_per_px) -> str:
     """One table row for ``engine``'s ``result``; ``results``: every engine's at this input size."""
     seconds = result["seconds"]
-    out_mp = side * side * scale * scale / 1e6
+    width, height = size
+    out_mp = width * height * scale * scale / 1e6
     achieved = flops_per_px * result["pixels"] / seconds / 1e9
     dtype = result["dtype"]
     machine = peak["bf16"] if dtype.startswith("bfloat16") else peak["fp32"]
@@ -490,10 +500,10 @@ def _row(model, side, engine, scale, result, results, peak, flops_per_px) -> str
     vs_ref = ref["seconds"] / seconds if ref and ours else None
     vs_ncnn = ncnn["seconds"] / seconds if ncnn and ours else None
     quality = psnr(np.load(result["out"]), np.load(ref["out"])) if ref else None
-    label = f"{side}x{side}"
+    label = f"{width}x{height}"
     return (
         f"{model:<11} {label:>9} {engine:<9} {dtype:<13} {seconds:8.2f} {out_mp / seconds:8.3f} "
-        f"{result['rss_mib']:8.0f} {achieved:7.0f} {fmt(share, '5.0f')} {result['pixels'] / side / side:5.2f} "
+        f"{result['rss_mib']:8.0f} {achieved:7.0f} {fmt(share, '5.0f')} {result['pixels'] / width / height:5.2f} "
         f"{fmt(vs_ref, '7.2f')} {fmt(vs_ncnn, '7.2f')} {fmt(quality, '8.2f')} {result['load']:4.1f}"
     )
 
