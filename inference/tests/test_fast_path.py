@@ -26,14 +26,6 @@ from upscaler_site.testing import psnr
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _torch_threads():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(autouse=True)
 def _no_env(monkeypatch):
     for name in ("UPSCALER_DEVICE", "UPSCALER_PRECISION", "UPSCALER_TILE"):

@@ -27,14 +27,6 @@ from upscaler_site.testing import photo, psnr
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _torch_threads():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(previous)
-
-
 # --- tile_grid --------------------------------------------------------------------------------------------
 
 

@@ -26,14 +26,6 @@ CPU = torch.device("cpu")
 FACE = Face((40.0, 30.0, 70.0, 70.0), 0.99)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _torch_threads():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(previous)
-
-
 # --- geometry ----------------------------------------------------------------------------------------------
 
 
