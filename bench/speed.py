@@ -20,6 +20,10 @@ configuration's alone):
   activations (ncnn needs about 60 kB per input pixel), else tiles as large as that
   allows, with the same 32 px of context as ours.
 
+* ``openvino`` (``--engines ...,openvino``): OpenVINO running the same PyTorch network
+  (``openvino.convert_model`` with dynamic height and width) on the whole image, with
+  ``INFERENCE_PRECISION_HINT`` bf16 where the CPU has it, the same thread count.
+
 Inputs are real photo content: skimage's astronaut (512x512) resized to 256x256, and
 tiled 2x2 to 1024x1024. Each engine is warmed up on a 64x64 image first; 256 px inputs
 take the best of two runs, larger ones one run.
@@ -277,6 +281,37 @@ def worker_ncnn(model: str, size: str, repeats: int, out: str) -> dict:
     return {"seconds": best, "pixels": pixels[0], "dtype": f"{storage} storage"}
 
 
+def worker_openvino(model: str, size: str, repeats: int, out: str) -> dict:
+    """OpenVINO on the same network (converted from the PyTorch module once, with dynamic height and
+    width), the whole image in one inference, bfloat16 where the CPU has it (``INFERENCE_PRECISION_HINT``)."""
+    import openvino
+    import torch
+
+    from inference.device import cpu_supports_bf16
+    from inference.loading import load_network
+
+    network = load_network(model, _native_scale(model), "cpu").model.float().eval()
+    converted = openvino.convert_model(network, example_input=torch.rand(1, 3, 64, 64), input=[(1, 3, -1, -1)])
+    hint = "bf16" if cpu_supports_bf16() else "f32"
+    config = {"INFERENCE_PRECISION_HINT": hint, "INFERENCE_NUM_THREADS": _threads(), "PERFORMANCE_HINT": "LATENCY"}
+    compiled = openvino.Core().compile_model(converted, "CPU", config)
+
+    def run(img: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray((img.astype(np.float32) / 255.0).transpose(2, 0, 1)[None])
+        return to_uint8(compiled(x)[0][0])
+
+    run(photo_input(64))
+    image = photo_input(size)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        y = run(image)
+        best = min(best, time.perf_counter() - start)
+    np.save(out, y)
+    dtype = "bfloat16" if hint == "bf16" else "float32"
+    return {"seconds": best, "pixels": image.shape[0] * image.shape[1], "dtype": dtype}
+
+
 def worker_truth(model: str, engine: str, out: str, precision: str | None) -> dict:
     """Upscale the ground-truth pair's low-res input; return PSNR against the truth."""
     import torch
@@ -311,6 +346,7 @@ WORKERS: dict[str, Callable[..., dict[str, Any]]] = {
     "ours": worker_ours,
     "ref": worker_ref,
     "ncnn": worker_ncnn,
+    "openvino": worker_openvino,
     "truth": worker_truth,
 }
 
@@ -382,7 +418,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="256,1024", help="input sizes in pixels: 256 (square) or 1920x1080")
     parser.add_argument("--quick", action="store_true", help="256 px inputs only")
     parser.add_argument("--memory", action="store_true", help="also 2000x2000 -> 8000x8000 with standard (slow)")
-    parser.add_argument("--engines", default="ours,ref,ncnn", help="of ours, ref, ncnn, ours-fp32")
+    parser.add_argument("--engines", default="ours,ref,ncnn", help="of ours, ref, ncnn, openvino, ours-fp32")
     parser.add_argument("--precision", default=None, help="force ours to fp32/bf16/fp16 (default: auto)")
     parser.add_argument("--no-truth", action="store_true", help="skip the ground-truth table")
     parser.add_argument("--wait-idle", type=float, default=0, metavar="S", help="wait up to S s for an idle CPU")
