@@ -1,9 +1,10 @@
 """Warming a fresh worker process up before its first job: imports, weights, oneDNN's kernels.
 
 A restarted worker's first image otherwise pays for all of it: measured on 2 cores of an
-AMD EPYC, a 256x256 ``anime-fast`` job took 3.2 s as a fresh process's first against
-1.0 s warm, nearly all of the difference PyTorch's import (1.2 s), the weights and the
-first forward pass's kernel set-up (docs/benchmarks.md, "Start-up").
+AMD EPYC (``bench/job.py``), a 256x256 ``anime-fast`` job took 1.83 s as a fresh
+process's first against 0.24 s warm, most of the difference PyTorch's import (1.2 s), the
+rest the weights and the first forward pass's kernel set-up; after :func:`warm_up` the
+first job took 0.26 s (docs/benchmarks.md, "Real photo sizes, whole jobs and start-up").
 """
 
 from __future__ import annotations
