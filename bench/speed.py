@@ -207,6 +207,20 @@ def worker_ours(model: str, size: str, repeats: int, out: str, precision: str | 
     return {"seconds": best, "pixels": pixels[0], "dtype": str(plan.dtype).replace("torch.", "")}
 
 
+def best_time(run: Callable[[np.ndarray], np.ndarray], size: str, repeats: int, out: str) -> tuple[float, int]:
+    """Warm ``run`` up on a 64x64 photo, then time it ``repeats`` times on a ``size`` photo; the output is
+    saved to ``out``. Returns (the best seconds, the input's pixels)."""
+    run(photo_input(64))
+    image = photo_input(size)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        y = run(image)
+        best = min(best, time.perf_counter() - start)
+    np.save(out, y)
+    return best, image.shape[0] * image.shape[1]
+
+
 def worker_ref(model: str, size: str, repeats: int, out: str) -> dict:
     import spandrel
     import torch
@@ -222,15 +236,8 @@ def worker_ref(model: str, size: str, repeats: int, out: str) -> dict:
         with torch.inference_mode():
             return to_uint8(descriptor(x)[0].numpy())
 
-    run(photo_input(64))
-    image = photo_input(size)
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        y = run(image)
-        best = min(best, time.perf_counter() - start)
-    np.save(out, y)
-    return {"seconds": best, "pixels": image.shape[0] * image.shape[1], "dtype": "float32"}
+    seconds, pixels = best_time(run, size, repeats, out)
+    return {"seconds": seconds, "pixels": pixels, "dtype": "float32"}
 
 
 def worker_ncnn(model: str, size: str, repeats: int, out: str) -> dict:
@@ -259,6 +266,7 @@ def worker_ncnn(model: str, size: str, repeats: int, out: str) -> dict:
         return torch.from_numpy(np.array(mat))[None]
 
     def run(img: np.ndarray) -> np.ndarray:
+        pixels[0] = 0  # the last run's count is the one reported
         h, w, _ = img.shape
         max_window = int(NCNN_MEMORY // NCNN_BYTES_PER_PX[model])
         tile = balanced_tile(h, w, 32, max_window)
@@ -267,18 +275,10 @@ def worker_ncnn(model: str, size: str, repeats: int, out: str) -> dict:
             forward, image, 4, tile=tile, overlap=32, device=torch.device("cpu"), out_dtype=np.dtype(np.uint8)
         )
 
-    run(photo_input(64))
-    image = photo_input(size)
-    best = float("inf")
-    for _ in range(repeats):
-        pixels[0] = 0
-        start = time.perf_counter()
-        y = run(image)
-        best = min(best, time.perf_counter() - start)
-    np.save(out, y)
+    seconds, _ = best_time(run, size, repeats, out)
     opt = net.opt
     storage = "fp16" if opt.use_fp16_storage else "bf16" if opt.use_bf16_storage else "fp32"
-    return {"seconds": best, "pixels": pixels[0], "dtype": f"{storage} storage"}
+    return {"seconds": seconds, "pixels": pixels[0], "dtype": f"{storage} storage"}
 
 
 def worker_openvino(model: str, size: str, repeats: int, out: str) -> dict:
@@ -300,16 +300,8 @@ def worker_openvino(model: str, size: str, repeats: int, out: str) -> dict:
         x = np.ascontiguousarray((img.astype(np.float32) / 255.0).transpose(2, 0, 1)[None])
         return to_uint8(compiled(x)[0][0])
 
-    run(photo_input(64))
-    image = photo_input(size)
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        y = run(image)
-        best = min(best, time.perf_counter() - start)
-    np.save(out, y)
-    dtype = "bfloat16" if hint == "bf16" else "float32"
-    return {"seconds": best, "pixels": image.shape[0] * image.shape[1], "dtype": dtype}
+    seconds, pixels = best_time(run, size, repeats, out)
+    return {"seconds": seconds, "pixels": pixels, "dtype": "bfloat16" if hint == "bf16" else "float32"}
 
 
 def worker_truth(model: str, engine: str, out: str, precision: str | None) -> dict:
