@@ -25,11 +25,12 @@ def warm_up_worker(sender: Any, proc_name: str, **kwargs: Any) -> None:
     """Warm a new worker process up (``UPSCALE_WARM_MODELS``) before it reads the queue."""
     if not settings.UPSCALE_WARM_MODELS:
         return
+    from inference.device import default_device
     from inference.warmup import warm_up
 
     try:
         seconds = warm_up(settings.UPSCALE_WARM_MODELS)
-        log.info("worker_warmed", extra={"worker_process": proc_name,
+        log.info("worker_warmed", extra={"worker_process": proc_name, "device": str(default_device()),
                                          "seconds": {name: round(s, 2) for name, s in seconds.items()}})  # fmt: skip
     except Exception:  # an exception here would stop the process; a job that needs the model says why
         log.exception("worker_warm_up_failed")

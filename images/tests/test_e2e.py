@@ -8,6 +8,7 @@ in a subprocess, pointed at the same test database, broker and media folder (the
 from __future__ import annotations
 
 import io
+import json
 import time
 
 import numpy as np
@@ -18,7 +19,8 @@ from PIL import Image as PILImage
 from scipy import ndimage
 
 from accounts.models import ApiToken
-from upscaler_site.testing import encode, maps_library, photo, psnr
+from inference.gpus import visible_gpus
+from upscaler_site.testing import encode, maps_library, photo, psnr, qcluster
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -79,3 +81,36 @@ def test_a_real_photo_is_upscaled_4x_by_a_real_worker(live_server, worker, user)
     with_torch = [process for process in tree if maps_library(process, "libtorch")]
     assert with_torch, f"no process of {tree} ran PyTorch"
     assert not [process for process in with_torch if process.children()], "a qcluster parent imported PyTorch"
+
+
+@pytest.mark.skipif(visible_gpus() == 0, reason="no NVIDIA GPU")
+def test_a_gpu_host_runs_a_worker_per_gpu_and_upscales_on_it(live_server, media_root, tmp_path, user, monkeypatch):
+    """Run on a GPU host (CI has none): the worker's defaults, with nothing about GPUs configured."""
+    for name in ("Q_WORKERS", "UPSCALER_DEVICE", "CUDA_VISIBLE_DEVICES"):
+        monkeypatch.delenv(name, raising=False)
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {ApiToken.issue(user, user.personal_workspace, 'e2e')[1]}"
+    log_path = tmp_path / "qcluster.log"
+
+    with qcluster(media_root, log_path, UPSCALE_WARM_MODELS="anime-fast"):
+        ids = []
+        for index in range(4):  # different bytes each, or the result cache would serve the first result
+            jpeg = encode(photo(crop=(140, 40, 300, 160)), "JPEG", quality=80 + index)
+            response = session.post(
+                f"{live_server.url}/api/images/upscale",
+                files={"image": (f"{index}.jpg", jpeg, "image/jpeg")},
+                data={"model": "anime-fast", "scale_factor": "4"},
+                timeout=30,
+            )
+            assert response.status_code == 202, response.text
+            ids.append(response.json()["data"]["id"])
+        results = [wait_for(session, f"{live_server.url}/api/images/{image_id}") for image_id in ids]
+
+    assert [(r["status"], r["upscaled_dimensions"]) for r in results] == [("completed", "640x480")] * 4
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
+    warmed = [line["device"] for line in lines if line.get("event") == "worker_warmed"]
+    upscaled = {line["device"] for line in lines if line.get("event") == "job_upscaled"}
+    # One worker process per GPU, each on a GPU of its own (inference.gpus.claim_gpu).
+    gpus = visible_gpus()
+    assert len(warmed) == gpus and len(set(warmed)) == gpus and all(d.startswith("cuda") for d in warmed)
+    assert upscaled <= set(warmed) and upscaled
