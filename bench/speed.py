@@ -5,6 +5,7 @@ Run from the repository root (no database, no Django)::
     .venv/bin/python bench/speed.py                      # every model, 256 and 1024 px inputs
     .venv/bin/python bench/speed.py --models standard --quick   # 256 px only
     .venv/bin/python bench/speed.py --models standard --memory  # + 2000x2000 -> 8000x8000
+    python bench/speed.py --device cuda --sizes 256,1024        # on a GPU host: ours and fp32 ref
 
 For each model (at its largest native scale, at most 4) and input size it times, each
 in its own subprocess (so that the peak resident memory, read with ``os.wait4``, is that
@@ -36,6 +37,12 @@ channels_last, measured in the same run in float32 and in bfloat16 autocast), th
 speed-up of ours over each reference, and the PSNR of each output against the float32
 reference output. A second table checks fidelity against ground truth: a real photo
 (512x512) downscaled 4x (bicubic) and upscaled again, PSNR against the original.
+
+``--device cuda`` runs ``ours`` and ``fp32 ref`` on the GPU (the other engines are CPU-only):
+the peak is then the GPU's (the same convolution, 16 at a time, in float32 without TF32,
+float16 and bfloat16 autocast), the reference runs in true float32 (TF32 off), every size
+takes the best of three runs (cuDNN picks its algorithms on a shape's first run), and
+"peak MiB" is the most GPU memory PyTorch allocated instead of the process's RSS.
 
 The machine is shared: ``--wait-idle S`` waits up to S seconds for an idle CPU before
 each timed run, and the load average is printed with every row.
@@ -72,6 +79,8 @@ NCNN_FILES = {
 #: of that size with 32 px of context (a whole 1024x1024 image would take about 60 GB).
 NCNN_BYTES_PER_PX = {"standard": 60_000, "anime": 60_000, "anime-fast": 3_500}
 NCNN_MEMORY = 6 * 2**30
+#: Set to "1" in the workers' environment by ``--cudnn-benchmark``.
+CUDNN_BENCHMARK = "BENCH_CUDNN_BENCHMARK"
 
 
 # --------------------------------------------------------------------------- inputs
@@ -133,32 +142,57 @@ def _native_scale(model: str) -> int:
     return max(s for s in get_spec(model).scales if s <= 4)
 
 
-def worker_peak(seconds: float = 2.0) -> dict:
-    """This machine's conv throughput in GFLOP/s: 3x3 conv 64->64, channels_last, per dtype.
+def worker_peak(device: str = "cpu", seconds: float = 2.0) -> dict:
+    """The device's conv throughput in GFLOP/s: 3x3 conv 64->64, channels_last, per dtype.
 
-    The best time over ``seconds`` of repeats at two sizes (1x64x256x256 and 1x64x384x384),
-    the higher of the two: a handful of repeats is not enough, because oneDNN and the CPU
-    take a second or more to reach full speed (5 repeats read 105 instead of 183-225
-    GFLOP/s in fp32 here).
+    The best time over ``seconds`` of repeats at two sizes (64x256x256 and 64x384x384,
+    one image at a time on the CPU, 16 on a GPU so that it is busy), the higher of the
+    two: a handful of repeats is not enough, because oneDNN and the CPU take a second or
+    more to reach full speed (5 repeats read 105 instead of 183-225 GFLOP/s in fp32 here).
+    On the CPU: fp32 and bf16 (autocast); on CUDA also fp16, and fp32 without TF32.
     """
     import torch
 
+    dev = torch.device(device)
+    cuda = dev.type == "cuda"
     torch.set_num_threads(_threads())
-    conv = torch.nn.Conv2d(64, 64, 3, padding=1).eval().to(memory_format=torch.channels_last)
-    result = {"fp32": 0.0, "bf16": 0.0}
+    if cuda:
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cudnn.benchmark = True
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1).eval().to(dev).to(memory_format=torch.channels_last)
+    dtypes: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16}
+    if cuda:
+        dtypes["fp16"] = torch.float16
+    result = dict.fromkeys(dtypes, 0.0)
+    batch = 16 if cuda else 1
     for side in (256, 384):
-        x = torch.rand(1, 64, side, side).contiguous(memory_format=torch.channels_last)
-        flops = 2 * 64 * 64 * 9 * side * side
-        for name, dtype in (("fp32", None), ("bf16", torch.bfloat16)):
-            with torch.inference_mode(), torch.autocast("cpu", dtype=dtype or torch.float32, enabled=dtype is not None):
+        x = torch.rand(batch, 64, side, side, device=dev).contiguous(memory_format=torch.channels_last)
+        flops = 2 * 64 * 64 * 9 * side * side * batch
+        for name, dtype in dtypes.items():
+            autocast = torch.autocast(dev.type, dtype=dtype or torch.float32, enabled=dtype is not None)
+            with torch.inference_mode(), autocast:
                 best = float("inf")
                 deadline = time.perf_counter() + seconds
                 while time.perf_counter() < deadline:
                     start = time.perf_counter()
                     conv(x)
+                    _sync(dev)
                     best = min(best, time.perf_counter() - start)
             result[name] = max(result[name], flops / best / 1e9)
     return result
+
+
+def _sync(device) -> None:
+    """Wait for ``device``'s queued kernels (CUDA runs asynchronously)."""
+    import torch
+
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _peak_key(dtype: str) -> str:
+    """The :func:`worker_peak` entry for a compute dtype's name (``bfloat16``, ``float16``, ``float32``)."""
+    return "bf16" if dtype.startswith("bfloat16") else "fp16" if dtype.startswith("float16") else "fp32"
 
 
 def worker_flops(model: str) -> dict:
@@ -175,7 +209,7 @@ def worker_flops(model: str) -> dict:
     return {"flops_per_px": counter.get_total_flops() / (64 * 64)}
 
 
-def worker_ours(model: str, size: str, repeats: int, out: str, precision: str | None) -> dict:
+def worker_ours(model: str, size: str, repeats: int, out: str, precision: str | None, device: str = "cpu") -> dict:
     import torch
     from PIL import Image
 
@@ -184,7 +218,8 @@ def worker_ours(model: str, size: str, repeats: int, out: str, precision: str | 
     from inference.pipeline import upscale_image
 
     scale = _native_scale(model)
-    network = load_network(model, scale, "cpu")
+    dev = torch.device(device)
+    network = load_network(model, scale, str(dev))
     pixels = [0]  # input pixels through the network, tile context included
 
     def count(_module, inputs) -> None:
@@ -195,16 +230,25 @@ def worker_ours(model: str, size: str, repeats: int, out: str, precision: str | 
     image = Image.fromarray(photo_input(size))
     width, height = dims(size)
     warm = Image.fromarray(photo_input(64))
-    upscale_image(warm, (64 * scale, 64 * scale), model=model, precision=precision)
+    upscale_image(warm, (64 * scale, 64 * scale), model=model, precision=precision, device=dev)
     best = float("inf")
     for _ in range(repeats):
         pixels[0] = 0
         start = time.perf_counter()
-        result = upscale_image(image, (width * scale, height * scale), model=model, precision=precision)
+        result = upscale_image(image, (width * scale, height * scale), model=model, precision=precision, device=dev)
         best = min(best, time.perf_counter() - start)
     np.save(out, np.asarray(result.image))
-    plan = execution_plan(network, torch.device("cpu"), precision)
-    return {"seconds": best, "pixels": pixels[0], "dtype": str(plan.dtype).replace("torch.", "")}
+    plan = execution_plan(network, dev, precision)
+    return {"seconds": best, "pixels": pixels[0], "dtype": str(plan.dtype).replace("torch.", ""), **_gpu_memory(dev)}
+
+
+def _gpu_memory(device) -> dict:
+    """``{"gpu_mib": ...}``: the most memory PyTorch allocated on a CUDA ``device``; empty on the CPU."""
+    import torch
+
+    if torch.device(device).type != "cuda":
+        return {}
+    return {"gpu_mib": torch.cuda.max_memory_allocated(device) / 2**20}
 
 
 def best_time(run: Callable[[np.ndarray], np.ndarray], size: str, repeats: int, out: str) -> tuple[float, int]:
@@ -221,23 +265,34 @@ def best_time(run: Callable[[np.ndarray], np.ndarray], size: str, repeats: int, 
     return best, image.shape[0] * image.shape[1]
 
 
-def worker_ref(model: str, size: str, repeats: int, out: str) -> dict:
+def worker_ref(model: str, size: str, repeats: int, out: str, device: str = "cpu") -> dict:
+    import torch
+
+    dev = torch.device(device)
+    descriptor = _reference(model, dev)
+
+    def run(img: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(img.astype(np.float32) / 255.0).permute(2, 0, 1).unsqueeze(0).contiguous()
+        with torch.inference_mode():
+            return to_uint8(descriptor(x.to(dev))[0].cpu().numpy())
+
+    seconds, pixels = best_time(run, size, repeats, out)
+    return {"seconds": seconds, "pixels": pixels, "dtype": "float32", **_gpu_memory(dev)}
+
+
+def _reference(model: str, device):
+    """The plain float32 reference: spandrel's network for ``model`` at its native scale on ``device``,
+    NCHW, TF32 off on CUDA."""
     import spandrel
     import torch
 
     from inference.loading import state_dict
 
     torch.set_num_threads(_threads())
-    scale = _native_scale(model)
-    descriptor = spandrel.ModelLoader().load_from_state_dict(state_dict(model, scale)).eval()
-
-    def run(img: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(img.astype(np.float32) / 255.0).permute(2, 0, 1).unsqueeze(0).contiguous()
-        with torch.inference_mode():
-            return to_uint8(descriptor(x)[0].numpy())
-
-    seconds, pixels = best_time(run, size, repeats, out)
-    return {"seconds": seconds, "pixels": pixels, "dtype": "float32"}
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    descriptor = spandrel.ModelLoader().load_from_state_dict(state_dict(model, _native_scale(model)))
+    return descriptor.to(device).eval()
 
 
 def worker_ncnn(model: str, size: str, repeats: int, out: str) -> dict:
@@ -304,7 +359,7 @@ def worker_openvino(model: str, size: str, repeats: int, out: str) -> dict:
     return {"seconds": seconds, "pixels": pixels, "dtype": "bfloat16" if hint == "bf16" else "float32"}
 
 
-def worker_truth(model: str, engine: str, out: str, precision: str | None) -> dict:
+def worker_truth(model: str, engine: str, out: str, precision: str | None, device: str = "cpu") -> dict:
     """Upscale the ground-truth pair's low-res input; return PSNR against the truth."""
     import torch
     from PIL import Image
@@ -315,17 +370,13 @@ def worker_truth(model: str, engine: str, out: str, precision: str | None) -> di
         from inference.pipeline import upscale_image
 
         size = (128 * scale, 128 * scale)
-        y = np.asarray(upscale_image(Image.fromarray(small), size, model=model, precision=precision).image)
+        dev = torch.device(device)
+        y = np.asarray(upscale_image(Image.fromarray(small), size, model=model, precision=precision, device=dev).image)
     else:
-        import spandrel
-
-        from inference.loading import state_dict
-
-        torch.set_num_threads(_threads())
-        descriptor = spandrel.ModelLoader().load_from_state_dict(state_dict(model, scale)).eval()
+        descriptor = _reference(model, torch.device(device))
         x = torch.from_numpy(small.astype(np.float32) / 255.0).permute(2, 0, 1).unsqueeze(0).contiguous()
         with torch.inference_mode():
-            y = to_uint8(descriptor(x)[0].numpy())
+            y = to_uint8(descriptor(x.to(device))[0].cpu().numpy())
     np.save(out, y)
     if scale != 4:
         return {"psnr_truth": None}
@@ -387,6 +438,7 @@ def worker_main(spec: str) -> None:
         import torch
 
         torch.set_num_threads(_threads())
+        torch.backends.cudnn.benchmark = os.environ.get(CUDNN_BENCHMARK) == "1"
     result = WORKERS[kind](**params)
     result["rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result), flush=True)
@@ -412,10 +464,14 @@ def main() -> None:
     parser.add_argument("--memory", action="store_true", help="also 2000x2000 -> 8000x8000 with standard (slow)")
     parser.add_argument("--engines", default="ours,ref,ncnn", help="of ours, ref, ncnn, openvino, ours-fp32")
     parser.add_argument("--precision", default=None, help="force ours to fp32/bf16/fp16 (default: auto)")
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda (ours and ref only)")
+    parser.add_argument("--cudnn-benchmark", action="store_true", help="let cuDNN time its algorithms per shape")
     parser.add_argument("--no-truth", action="store_true", help="skip the ground-truth table")
     parser.add_argument("--wait-idle", type=float, default=0, metavar="S", help="wait up to S s for an idle CPU")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.cudnn_benchmark:
+        os.environ[CUDNN_BENCHMARK] = "1"  # read by the workers, which inherit the environment
     if args.worker:
         worker_main(args.worker)
         return
@@ -423,16 +479,19 @@ def main() -> None:
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     sizes = ["256"] if args.quick else [s.strip() for s in args.sizes.split(",") if s.strip()]
     engines = [e.strip() for e in args.engines.split(",")]
+    cuda = args.device.startswith("cuda")
+    if cuda and not set(engines) <= {"ours", "ref", "ours-fp32"}:
+        raise SystemExit("--device cuda runs the ours, ours-fp32 and ref engines only")
     threads = _threads()
     print(
         f"# {os.uname().machine}, {os.cpu_count()} logical CPUs, {threads} threads, "
-        f"bf16 native: {cpu_supports_bf16()}, load {os.getloadavg()[0]:.1f}",
+        f"bf16 native: {cpu_supports_bf16()}, load {os.getloadavg()[0]:.1f}, device {args.device}",
         flush=True,
     )
-    peak = run_worker("peak", args)
+    peak = run_worker("peak", args, device=args.device)
     print(
-        f"# machine peak, 3x3 conv 64->64 channels_last: fp32 {peak['fp32']:.0f} GFLOP/s, "
-        f"bf16 autocast {peak['bf16']:.0f} GFLOP/s",
+        f"# {args.device} peak, 3x3 conv 64->64 channels_last: "
+        + ", ".join(f"{name} {value:.0f} GFLOP/s" for name, value in peak.items() if name in ("fp32", "bf16", "fp16")),
         flush=True,
     )
 
@@ -461,7 +520,8 @@ def main() -> None:
                         continue
                     out = os.path.join(tmp, f"{model}-{size}-{engine}.npy")
                     kind = "ours" if engine.startswith("ours") else engine
-                    params = {"model": model, "size": size, "repeats": 2 if width * height <= 256**2 else 1, "out": out}
+                    repeats = 3 if cuda else 2 if width * height <= 256**2 else 1
+                    params = {"model": model, "size": size, "repeats": repeats, "out": out, "device": args.device}
                     if kind == "ours":
                         params["precision"] = "fp32" if engine == "ours-fp32" else args.precision
                     results[engine] = {**run_worker(kind, args, **params), "out": out}
@@ -480,6 +540,7 @@ def main() -> None:
                         engine=engine,
                         out=os.path.join(tmp, f"truth-{model}-{engine}.npy"),
                         precision=args.precision,
+                        device=args.device,
                     )
                     for engine in ("ref", "ours")
                 }
@@ -510,7 +571,8 @@ def main() -> None:
     print(
         "s/img: seconds per image (warm); ctx: pixels run through the network / input pixels (tile context); "
         "%peak: of this machine's conv peak in the engine's dtype; vs fp32/vs ncnn: speed-up of ours over "
-        "that engine; PSNR/ref: against the fp32 reference output (inf: identical); load: 1-min load average."
+        "that engine; PSNR/ref: against the fp32 reference output (inf: identical); load: 1-min load average"
+        + ("; peak MiB: GPU memory allocated." if cuda else "; peak MiB: the process's RSS.")
     )
 
 
@@ -521,7 +583,7 @@ def _row(model, size, engine, scale, result, results, peak, flops_per_px) -> str
     out_mp = width * height * scale * scale / 1e6
     achieved = flops_per_px * result["pixels"] / seconds / 1e9
     dtype = result["dtype"]
-    machine = peak["bf16"] if dtype.startswith("bfloat16") else peak["fp32"]
+    machine = peak[_peak_key(dtype)]
     share = None if engine == "ncnn" else 100 * achieved / machine  # ncnn's Winograd does fewer FLOPs
     ref, ncnn = results.get("ref"), results.get("ncnn")
     ours = engine.startswith("ours")
@@ -529,9 +591,10 @@ def _row(model, size, engine, scale, result, results, peak, flops_per_px) -> str
     vs_ncnn = ncnn["seconds"] / seconds if ncnn and ours else None
     quality = psnr(np.load(result["out"]), np.load(ref["out"])) if ref else None
     label = f"{width}x{height}"
+    memory = result.get("gpu_mib", result["rss_mib"])
     return (
         f"{model:<11} {label:>9} {engine:<9} {dtype:<13} {seconds:8.2f} {out_mp / seconds:8.3f} "
-        f"{result['rss_mib']:8.0f} {achieved:7.0f} {fmt(share, '5.0f')} {result['pixels'] / width / height:5.2f} "
+        f"{memory:8.0f} {achieved:7.0f} {fmt(share, '5.0f')} {result['pixels'] / width / height:5.2f} "
         f"{fmt(vs_ref, '7.2f')} {fmt(vs_ncnn, '7.2f')} {fmt(quality, '8.2f')} {result['load']:4.1f}"
     )
 
