@@ -46,6 +46,7 @@ from django.core.files.base import ContentFile
 from django.db import models, transaction
 from django.dispatch import Signal
 from django.utils import timezone
+from django_q.brokers import get_broker
 from django_q.tasks import async_task
 
 from accounts.models import User, Workspace
@@ -497,9 +498,27 @@ def _enqueue_on_commit(image: Image, *, flagged: bool = False) -> None:
             log.exception("Could not queue image %s", image.pk)
             fail(image, "The task queue is unavailable; please upload the image again.")
             return
-        Image.objects.filter(pk=image.pk).update(task_id=task_id)
+        Image.objects.filter(pk=image.pk).update(task_id=task_id, queued_at=timezone.now())
 
     transaction.on_commit(send)
+
+
+def requeue_lost() -> int:
+    """Send the task of each :meth:`~images.models.ImageQuerySet.lost` image again, if the task queue is
+    empty; how many.
+
+    The sweep's safety net for tasks that left the broker without reaching a worker: a
+    Redis that restarted without its data, or a cluster killed with tasks it had taken
+    from the queue but not yet started. Their images would wait as ``pending`` for ever.
+    A task still held by a live cluster may be sent twice this way; the second is
+    skipped by :func:`claim`.
+    """
+    if get_broker().queue_size():
+        return 0  # the images may be waiting their turn in it
+    lost = list(Image.objects.lost())
+    for image in lost:
+        _enqueue_on_commit(image, flagged=True)
+    return len(lost)
 
 
 # --- the worker's moves ---------------------------------------------------------------------------------

@@ -68,6 +68,14 @@ class ImageQuerySet(models.QuerySet["Image"]):
             )
         ]
 
+    def lost(self) -> ImageQuerySet:
+        """Images waiting for a task sent more than ``STALLED_AFTER_SECONDS`` ago (or never, by a process
+        that died before sending it). Only while the task queue is empty is such a task known to be
+        lost: see :func:`images.jobs.requeue_lost`."""
+        sent_before = timezone.now() - timedelta(seconds=settings.STALLED_AFTER_SECONDS)
+        never_sent = models.Q(queued_at__isnull=True, created_at__lt=sent_before)
+        return self.filter(models.Q(queued_at__lt=sent_before) | never_sent, status=Image.Status.PENDING, queued=True)
+
     def move(self, pk: uuid.UUID, sources: tuple[str, ...] | list[str], **changes: object) -> bool:
         """UPDATE the image ``pk`` with ``changes`` if its status is one of ``sources``; whether it did.
 
@@ -137,6 +145,7 @@ class Image(models.Model):
     worker = models.CharField(max_length=100, blank=True, help_text="The worker that ran it: host:process id.")
     request_id = models.CharField(max_length=64, blank=True, help_text="The upload's request id, in every log line.")
     queued = models.BooleanField(default=False, help_text="Its task was sent (a batch sends a few at a time).")
+    queued_at = models.DateTimeField(null=True, blank=True, help_text="When its task was last sent.")
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Times a worker claimed it.")
     heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of its worker.")
     webhook_headers = models.JSONField(default=dict, blank=True, help_text="Extra headers sent to webhook_url.")

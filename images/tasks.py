@@ -195,10 +195,12 @@ def on_task_done(task: Any) -> None:
 
 def fail_stalled_images() -> int:
     """Scheduled every minute: take back images whose worker died mid-job (:func:`images.jobs.recover_stalled`:
-    queued again once, then failed with their quota given back), and queue the next image of a batch left
-    waiting (:func:`images.jobs.queue_stranded`). Returns how many images it moved."""
+    queued again once, then failed with their quota given back), queue the next image of a batch left
+    waiting (:func:`images.jobs.queue_stranded`), and send again the tasks the broker lost
+    (:func:`images.jobs.requeue_lost`). Returns how many images it moved."""
     outcomes = Counter(jobs.recover_stalled(image) for image in Image.objects.stalled())
     outcomes["stranded"] = jobs.queue_stranded()
+    outcomes["lost"] = jobs.requeue_lost()
     outcomes = +outcomes  # drop the zero counts
     outcomes.pop("", None)
     if outcomes:

@@ -147,3 +147,33 @@ def test_a_killed_worker_s_image_is_retried_once_then_failed_with_a_refund(live_
         assert _sweep_once_silent(failed, settings, deadline) == Image.Status.FAILED
     image = Image.objects.get(pk=failed)
     assert "twice" in image.error and used_images(user.personal_workspace) == used - 1
+
+
+def test_an_upload_whose_task_the_broker_lost_is_sent_again_and_completes(live_server, media_root, tmp_path, user,
+                                                                         settings):  # fmt: skip
+    from django_q.brokers import get_broker
+
+    from images.tasks import fail_stalled_images
+
+    settings.STALLED_AFTER_SECONDS = 1
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {ApiToken.issue(user, user.personal_workspace, 'lost')[1]}"
+    broker = get_broker()
+    broker.purge_queue()
+    jpeg = encode(photo(size=(40, 30)), "JPEG")
+    response = session.post(f"{live_server.url}/api/images/upscale", data={"model": "anime-fast"}, timeout=30,
+                            files={"image": ("cat.jpg", jpeg, "image/jpeg")})  # fmt: skip
+    assert response.status_code == 202, response.text
+    image_id = response.json()["data"]["id"]
+    # No worker has taken it yet when the broker loses its queue (Redis restarted without its data).
+    assert broker.queue_size() == 1
+    broker.purge_queue()
+    time.sleep(settings.STALLED_AFTER_SECONDS + 0.5)
+
+    assert fail_stalled_images() == 1  # what the worker's minute schedule runs
+    with qcluster(media_root, tmp_path / "qcluster.log"):
+        deadline = time.monotonic() + 120
+        while (image := Image.objects.get(pk=image_id)).status in Image.UNFINISHED:
+            assert time.monotonic() < deadline, image.status
+            time.sleep(0.3)
+    assert (image.status, image.attempts) == ("completed", 1)

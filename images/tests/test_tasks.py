@@ -132,6 +132,37 @@ def test_images_whose_worker_died_are_queued_again_once_then_failed(user, settin
     assert "twice" in second.error
 
 
+def test_tasks_the_broker_lost_are_sent_again_once_its_queue_is_empty(user, settings,
+                                                                     django_capture_on_commit_callbacks):  # fmt: skip
+    from django_q.brokers import get_broker
+    from django_q.tasks import async_task
+
+    broker = get_broker()
+    broker.purge_queue()
+    now = timezone.now()
+    long_ago = now - timedelta(seconds=settings.STALLED_AFTER_SECONDS + 5)
+    lost = make_image(user, queued=True, queued_at=long_ago)
+    never_sent = make_image(user, queued=True)  # its process died between the commit and the send
+    Image.objects.filter(pk=never_sent.pk).update(created_at=long_ago)
+    just_sent = make_image(user, queued=True, queued_at=now)
+    waiting_its_turn = make_image(user, queued=False)  # a batch's, not sent yet: queue_stranded's business
+    async_task("math.floor", 1.5)
+
+    assert fail_stalled_images() == 0  # something is still queued: the images may be waiting behind it
+
+    broker.purge_queue()  # what a Redis restarted without its data leaves
+    with django_capture_on_commit_callbacks(execute=True):
+        assert fail_stalled_images() == 2
+    assert broker.queue_size() == 2
+    for image in (lost, never_sent):
+        image.refresh_from_db()
+        assert (image.status, image.queued) == ("pending", True) and image.task_id
+        assert image.queued_at > now
+    assert fail_stalled_images() == 0
+    assert Image.objects.filter(pk__in=[just_sent.pk, waiting_its_turn.pk], task_id="").count() == 2
+    broker.purge_queue()
+
+
 def test_a_crashed_task_fails_its_image(user):
     image = make_image(user, status=Image.Status.PROCESSING)
 
