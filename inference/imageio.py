@@ -9,6 +9,7 @@ turn the upscaled planes back into a file in the input's format.
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 import warnings
@@ -21,6 +22,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from PIL.TiffImagePlugin import TiffImageFile
 
 from inference.auto import AutoChoice, choose_model, estimate_jpeg_quality
+from inference.faces import Face
 
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")
 
@@ -100,9 +102,15 @@ class SourceImage:
         For a photo that would go to ``standard`` this runs the face detector, which
         imports PyTorch: call it in the worker or the ``upscale`` command, not the web tier.
         """
+        return choose_model(self.image, self.format, self.jpeg_quality, faces=lambda: self.faces)
+
+    @functools.cached_property
+    def faces(self) -> list[Face]:
+        """The faces in the image (:func:`inference.faces.detect_faces`), found on first use and kept, so that
+        ``auto`` and the ``portrait`` model it picks look once. Imports PyTorch, like :meth:`auto_choice`."""
         from inference.faces import detect_faces
 
-        return choose_model(self.image, self.format, self.jpeg_quality, faces=lambda: detect_faces(self.image))
+        return detect_faces(self.image)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -20,7 +20,7 @@ from inference.color import match_colors
 from inference.device import default_device, resolve_precision
 from inference.ensemble import self_ensemble
 from inference.execution import execution_plan
-from inference.faces import detect_faces
+from inference.faces import Face, detect_faces
 from inference.imageio import Planes, SourceImage, encode, merge_planes, resize_plane, resize_samples16, split_planes
 from inference.loading import load_network
 from inference.portrait import blend, blend_weights, plan_regions
@@ -83,6 +83,7 @@ def upscale_image(
     progress: Callable[[float], None] | None = None,
     precision: str | None = None,
     tune_colors: bool = False,
+    faces: Callable[[], Sequence[Face]] | None = None,
 ) -> UpscaleResult:
     """Upscale a Pillow image to exactly ``size`` = (width, height) with a super-resolution model.
 
@@ -112,6 +113,8 @@ def upscale_image(
         tune_colors: give the result the input's low-frequency colour
             (:func:`inference.color.match_colors`), undoing the slight colour shifts
             of GAN models.
+        faces: for ``portrait``, returns the faces in ``image`` where they were already
+            looked for (``SourceImage.faces``); else :func:`inference.faces.detect_faces` runs.
 
     Raises:
         UnknownModel: unknown model name.
@@ -122,7 +125,7 @@ def upscale_image(
     if spec.combines:
         return _upscale_portrait(
             image, size, model=model, device=device, tile=tile, overlap=overlap, max_quality=max_quality,
-            progress=progress, precision=precision, tune_colors=tune_colors,
+            progress=progress, precision=precision, tune_colors=tune_colors, faces=faces,
         )  # fmt: skip
     overlap = spec.overlap if overlap is None else overlap
     device = device or default_device()
@@ -218,6 +221,7 @@ def _upscale_portrait(
     progress: Callable[[float], None] | None,
     precision: str | None,
     tune_colors: bool,
+    faces: Callable[[], Sequence[Face]] | None,
 ) -> UpscaleResult:
     """``portrait``: ``standard`` on the whole image, ``precise`` on each face's region, feathered in.
 
@@ -225,14 +229,14 @@ def _upscale_portrait(
     to exactly its rectangle of the output, so its pixels land where the whole image's
     do. Both passes return the same mode (RGB, RGBA, L, LA, I;16 or 16-bit samples), so
     the blend works on their samples, alpha included. Without faces the result is
-    ``standard``'s, pixel for pixel. The faces are :func:`inference.faces.detect_faces`'.
+    ``standard``'s, pixel for pixel. The faces are ``faces()``, else :func:`inference.faces.detect_faces`'.
     The other arguments are :func:`upscale_image`'s; ``progress`` goes from 0 to 1 over
     both passes, weighted by their input pixels and the models' costs.
     """
     base_model, face_model = get_spec(model).combines
     started = time.perf_counter()
     in_size = (image.shape[1], image.shape[0]) if isinstance(image, np.ndarray) else image.size
-    regions = plan_regions(detect_faces(image), in_size, size)
+    regions = plan_regions(faces() if faces is not None else detect_faces(image), in_size, size)
     costs = [in_size[0] * in_size[1] * get_spec(base_model).cpu_seconds_per_megapixel]
     costs += [r.size[0] * r.size[1] * get_spec(face_model).cpu_seconds_per_megapixel for r in regions]
     bounds = [sum(costs[:index]) / sum(costs) for index in range(len(costs) + 1)]
@@ -302,6 +306,6 @@ def upscale_source(
         return result, written
     result = upscale_image(
         source.pixels, size, model=model, device=device, tile=tile, max_quality=max_quality, progress=progress,
-        tune_colors=tune_colors,
+        tune_colors=tune_colors, faces=lambda: source.faces,
     )  # fmt: skip
     return result, encode(result.image, source, out, fmt, quality=quality, keep_metadata=keep_metadata)

@@ -137,6 +137,31 @@ def test_no_faces_is_standard_pixel_for_pixel(standins, monkeypatch):
     assert "precise" not in standins
 
 
+def test_auto_and_the_portrait_model_it_picks_look_for_faces_once(standins, monkeypatch):
+    import io
+
+    from inference import faces, open_image
+    from inference.pipeline import upscale_source
+
+    looked: list[object] = []
+
+    def detect(image):
+        looked.append(image)
+        return [FACE]
+
+    monkeypatch.setattr(faces, "detect_faces", detect)
+    monkeypatch.setattr(pipeline, "detect_faces", detect)
+    jpeg = io.BytesIO()
+    _inputs()["RGB"].save(jpeg, format="JPEG", quality=60)  # damaged: auto would pick standard
+    source = open_image(jpeg, max_pixels=10**6)
+
+    choice = source.auto_choice()
+    result, _ = upscale_source(source, (640, 480), io.BytesIO(), model=choice.model)
+
+    assert (choice.model, result.model) == ("portrait", "portrait")
+    assert len(looked) == 1
+
+
 def test_progress_goes_from_0_to_1_over_both_passes(standins):
     fractions: list[float] = []
     upscale_image(_inputs()["RGB"], (640, 480), model="portrait", device=CPU, tile=32, progress=fractions.append)
