@@ -16,3 +16,11 @@ def _torch_threads() -> Iterator[None]:
     torch.set_num_threads(2)
     yield
     torch.set_num_threads(previous)
+
+
+@pytest.fixture(autouse=True)
+def _no_upscaler_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The operator's ``UPSCALER_DEVICE``, ``UPSCALER_PRECISION`` and ``UPSCALER_TILE`` do not reach the tests;
+    a test that needs one sets it."""
+    for name in ("UPSCALER_DEVICE", "UPSCALER_PRECISION", "UPSCALER_TILE"):
+        monkeypatch.delenv(name, raising=False)

@@ -27,12 +27,6 @@ CUDA = torch.device("cuda")
 NETWORKS = [name for name, spec in MODELS.items() if not spec.combines]
 
 
-@pytest.fixture(autouse=True)
-def _no_env(monkeypatch):
-    for name in ("UPSCALER_DEVICE", "UPSCALER_PRECISION", "UPSCALER_TILE"):
-        monkeypatch.delenv(name, raising=False)
-
-
 def photo(size: tuple[int, int], box: tuple[int, int, int, int] = (140, 60, 300, 200)) -> Image.Image:
     """A crop of skimage's astronaut (a real photo, the face and its surroundings) resized to ``size``."""
     return Image.fromarray(data.astronaut()).crop(box).resize(size, Image.Resampling.LANCZOS)

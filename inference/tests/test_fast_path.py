@@ -26,12 +26,6 @@ from upscaler_site.testing import psnr
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(autouse=True)
-def _no_env(monkeypatch):
-    for name in ("UPSCALER_DEVICE", "UPSCALER_PRECISION", "UPSCALER_TILE"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture(scope="module")
 def standard() -> spandrel.ImageModelDescriptor:
     return load_network("standard", 4, "cpu")
