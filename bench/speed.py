@@ -12,7 +12,8 @@ in its own subprocess (so that the peak resident memory, read with ``os.wait4``,
 configuration's alone):
 
 * ``ours``: :func:`inference.pipeline.upscale_image` with its defaults (``--precision``
-  to force one), i.e. what the service runs;
+  to force one), i.e. what the service runs; ``ours-torch`` the same with
+  ``UPSCALER_CPU_ENGINE=torch`` (PyTorch for the whole network, no OpenVINO trunk);
 * ``fp32 ref``: the plain reference, spandrel on the whole image in float32, NCHW, no
   tiling, ``torch.inference_mode``, the same weights;
 * ``ncnn``: the ``ncnn`` package running the original Real-ESRGAN ``.param``/``.bin`` on
@@ -209,12 +210,17 @@ def worker_flops(model: str) -> dict:
     return {"flops_per_px": counter.get_total_flops() / (64 * 64)}
 
 
-def worker_ours(model: str, size: str, repeats: int, out: str, precision: str | None, device: str = "cpu") -> dict:
+def worker_ours(
+    model: str, size: str, repeats: int, out: str, precision: str | None, device: str = "cpu", cpu_engine: str = "auto"
+) -> dict:
+    os.environ["UPSCALER_CPU_ENGINE"] = cpu_engine
     import torch
     from PIL import Image
 
+    from inference.catalog import get_spec
     from inference.execution import execution_plan
     from inference.loading import load_network
+    from inference.openvino_trunk import OpenVinoTrunk
     from inference.pipeline import upscale_image
 
     scale = _native_scale(model)
@@ -227,6 +233,13 @@ def worker_ours(model: str, size: str, repeats: int, out: str, precision: str | 
 
     first_conv = next(m for m in network.model.modules() if isinstance(m, torch.nn.Conv2d))
     first_conv.register_forward_pre_hook(count)
+    openvino_call = OpenVinoTrunk.__call__  # the trunk in OpenVINO skips first_conv: count it there
+
+    def counted(self, x):
+        count(None, (x,))
+        return openvino_call(self, x)
+
+    OpenVinoTrunk.__call__ = counted
     image = Image.fromarray(photo_input(size))
     width, height = dims(size)
     warm = Image.fromarray(photo_input(64))
@@ -238,8 +251,14 @@ def worker_ours(model: str, size: str, repeats: int, out: str, precision: str | 
         result = upscale_image(image, (width * scale, height * scale), model=model, precision=precision, device=dev)
         best = min(best, time.perf_counter() - start)
     np.save(out, np.asarray(result.image))
-    plan = execution_plan(network, dev, precision)
-    return {"seconds": best, "pixels": pixels[0], "dtype": str(plan.dtype).replace("torch.", ""), **_gpu_memory(dev)}
+    plan = execution_plan(network, dev, precision, overlap=get_spec(model).overlap, size=(height, width))
+    return {
+        "seconds": best,
+        "pixels": pixels[0],
+        "dtype": str(plan.dtype).replace("torch.", ""),
+        "cpu_engine": plan.engine,
+        **_gpu_memory(dev),
+    }
 
 
 def _gpu_memory(device) -> dict:
@@ -462,7 +481,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="256,1024", help="input sizes in pixels: 256 (square) or 1920x1080")
     parser.add_argument("--quick", action="store_true", help="256 px inputs only")
     parser.add_argument("--memory", action="store_true", help="also 2000x2000 -> 8000x8000 with standard (slow)")
-    parser.add_argument("--engines", default="ours,ref,ncnn", help="of ours, ref, ncnn, openvino, ours-fp32")
+    parser.add_argument("--engines", default="ours,ref,ncnn", help="ours, ours-torch, ours-fp32, ref, ncnn, openvino")
     parser.add_argument("--precision", default=None, help="force ours to fp32/bf16/fp16 (default: auto)")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda (ours and ref only)")
     parser.add_argument("--cudnn-benchmark", action="store_true", help="let cuDNN time its algorithms per shape")
@@ -496,7 +515,7 @@ def main() -> None:
     )
 
     header = (
-        f"{'model':<11} {'input':>9} {'engine':<9} {'dtype':<13} {'s/img':>8} {'out MP/s':>8} "
+        f"{'model':<11} {'input':>9} {'engine':<10} {'dtype':<13} {'s/img':>8} {'out MP/s':>8} "
         f"{'peak MiB':>8} {'GFLOP/s':>7} {'%peak':>5} {'ctx':>5} {'vs fp32':>7} {'vs ncnn':>7} "
         f"{'PSNR/ref':>8} {'load':>4}"
     )
@@ -526,6 +545,7 @@ def main() -> None:
                         params["device"] = args.device
                     if kind == "ours":
                         params["precision"] = "fp32" if engine == "ours-fp32" else args.precision
+                        params["cpu_engine"] = "torch" if engine == "ours-torch" else "auto"
                     results[engine] = {**run_worker(kind, args, **params), "out": out}
                     print(f"#   {model} {width}x{height} {engine}: {results[engine]['seconds']:.2f} s", flush=True)
                 for engine, result in results.items():
@@ -594,8 +614,10 @@ def _row(model, size, engine, scale, result, results, peak, flops_per_px) -> str
     quality = psnr(np.load(result["out"]), np.load(ref["out"])) if ref else None
     label = f"{width}x{height}"
     memory = result.get("gpu_mib", result["rss_mib"])
+    if result.get("cpu_engine") == "openvino":
+        engine += "+ov"  # the pipeline ran the trunk in OpenVINO
     return (
-        f"{model:<11} {label:>9} {engine:<9} {dtype:<13} {seconds:8.2f} {out_mp / seconds:8.3f} "
+        f"{model:<11} {label:>9} {engine:<10} {dtype:<13} {seconds:8.2f} {out_mp / seconds:8.3f} "
         f"{memory:8.0f} {achieved:7.0f} {fmt(share, '5.0f')} {result['pixels'] / width / height:5.2f} "
         f"{fmt(vs_ref, '7.2f')} {fmt(vs_ncnn, '7.2f')} {fmt(quality, '8.2f')} {result['load']:4.1f}"
     )

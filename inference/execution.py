@@ -3,11 +3,14 @@
 The memory budget per window comes from measured activation bytes per input pixel
 (:data:`_ACTIVATION_BYTES`); RRDBNets run their upsampling tail in strips
 (:class:`StripedUpsampler`), which quarters their memory and so lets a CPU run
-1024 x 1024 windows.
+1024 x 1024 windows. On the CPU their trunk runs in OpenVINO where that is faster for the
+image at hand (:mod:`inference.openvino_trunk`, :data:`CPU_ENGINE_ENV`).
 """
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -16,6 +19,8 @@ import torch
 
 from inference.device import compute_dtype
 from inference.loading import architecture, prefers_channels_last
+from inference.openvino_trunk import OpenVinoTrunk, openvino_available
+from inference.tiling import tiled_area
 
 if TYPE_CHECKING:
     import spandrel
@@ -33,6 +38,25 @@ _ACTIVATION_BYTES: dict[str, dict[int, int]] = {
 #: The same for RRDBNet run by :class:`StripedUpsampler`: 0.9-1.5 kB in bfloat16
 #: (window 384-640 px), 4.3 kB in float32 at 256 px (of which a fixed ~0.5 GB).
 _STRIPED_ACTIVATION_BYTES = {2: 1200, 4: 3000}
+#: The same with the trunk in OpenVINO (:class:`OpenVinoTrunk`, static window shapes):
+#: 1.6 kB in bfloat16 plus a fixed ~0.2 GB (window 512-1024 px), 3.1 kB in float32 plus
+#: ~0.3 GB (384-768 px). OpenVINO keeps the dense blocks' activations in its own buffers and
+#: hands back float32 features, so a window holds about 60 % of PyTorch's striped one.
+_OPENVINO_ACTIVATION_BYTES = {2: 2000, 4: 3600}
+#: How many times faster OpenVINO runs an RRDBNet window than PyTorch, per pixel: the least
+#: measured from 512 px windows up (1.30-1.47 on an AMD EPYC with AVX512-BF16 and on one
+#: with AVX2 only, docs/benchmarks.md); at 256 px it is 1.07-1.24.
+OPENVINO_SPEEDUP = 1.3
+#: Images smaller than this (input pixels) stay with PyTorch: at 256 x 256 OpenVINO saves
+#: 0.4 s of 6 s, and compiling a new window shape costs 0.8 s (a first image in a process
+#: also pays for reading the IR: 1.9 s against PyTorch's 0.75 s for 64 x 64).
+OPENVINO_MIN_PIXELS = 384 * 384
+#: ``auto`` (default): OpenVINO for an RRDBNet pass on the CPU when it is installed and its
+#: windows, smaller for the same memory, still cost less time than PyTorch's for that
+#: image; ``torch`` or ``openvino`` force one (``openvino`` falls back to PyTorch where it
+#: cannot run: no package, a GPU, another architecture).
+CPU_ENGINE_ENV = "UPSCALER_CPU_ENGINE"
+CPU_ENGINES = ("auto", "torch", "openvino")
 #: Activation memory one CPU forward pass may use: Real-ESRGAN's 256 px tile with
 #: 32 px of context took this much in float32 (NCHW) before. In bfloat16, channels_last
 #: and with the striped upsampler the same memory holds a 1024 x 1024 window.
@@ -58,6 +82,7 @@ class ExecutionPlan:
         uniform: windows of one size, so that whole batches form (GPU).
         forward: what to call instead of the network (same input, output and
             values, less memory: :class:`StripedUpsampler`), or None.
+        engine: ``"torch"``, or ``"openvino"`` when ``forward`` runs the trunk in OpenVINO.
     """
 
     device: torch.device
@@ -67,6 +92,7 @@ class ExecutionPlan:
     batch: int
     uniform: bool
     forward: Callable[[torch.Tensor], torch.Tensor] | None = field(default=None, compare=False)
+    engine: str = "torch"
 
 
 class StripedUpsampler:
@@ -83,12 +109,24 @@ class StripedUpsampler:
 
     Calling it maps (N, 3, H, W) in [0, 1] to (N, 3, H*scale, W*scale) clamped to
     [0, 1] like the descriptor; any dtype/autocast the descriptor accepts.
+
+    Args:
+        descriptor: an RRDBNet descriptor (:meth:`supports`).
+        strip_pixels: input pixels per strip of the tail.
+        trunk: runs instead of the descriptor's trunk (its first convolution and RRDB
+            blocks, ``model.model[:2]``), e.g. :class:`inference.openvino_trunk.OpenVinoTrunk`.
     """
 
-    def __init__(self, descriptor: spandrel.ImageModelDescriptor, strip_pixels: int = 32768) -> None:
+    def __init__(
+        self,
+        descriptor: spandrel.ImageModelDescriptor,
+        strip_pixels: int = 32768,
+        trunk: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> None:
         layers = descriptor.model.model
         self.descriptor = descriptor
-        self.head, self.tail = layers[:2], layers[2:]
+        self.head: Callable[[torch.Tensor], torch.Tensor] = trunk or layers[:2]
+        self.tail = layers[2:]
         self.scale = descriptor.scale
         self.strip_pixels = strip_pixels
         need = 0  # rows of context, walking back from the output to the trunk's resolution
@@ -157,12 +195,47 @@ def _factor(layer: torch.nn.Upsample) -> int:
     return int(layer.scale_factor)
 
 
+def _element_size(dtype: torch.dtype) -> int:
+    """The key of the activation tables for ``dtype``: its element size, 2 or 4 bytes."""
+    return 2 if dtype in (torch.float16, torch.bfloat16) else 4
+
+
 def _activation_bytes(network: object, dtype: torch.dtype, striped: bool = False) -> int | None:
     """Bytes of activations per input pixel of a window (:data:`_ACTIVATION_BYTES`), None if unknown."""
     table = _STRIPED_ACTIVATION_BYTES if striped else _ACTIVATION_BYTES.get(architecture(network))
     if table is None:
         return None
-    return table[2 if dtype in (torch.float16, torch.bfloat16) else 4]
+    return table[_element_size(dtype)]
+
+
+def cpu_engine_setting() -> str:
+    """``$UPSCALER_CPU_ENGINE`` (one of :data:`CPU_ENGINES`), ``"auto"`` when unset.
+
+    Raises:
+        ValueError: any other value.
+    """
+    value = (os.environ.get(CPU_ENGINE_ENV) or "auto").strip().lower()
+    if value not in CPU_ENGINES:
+        raise ValueError(f"{CPU_ENGINE_ENV} must be one of {', '.join(CPU_ENGINES)}, got {value!r}")
+    return value
+
+
+@functools.lru_cache(maxsize=8)
+def _openvino_trunk(network: spandrel.ImageModelDescriptor, dtype: torch.dtype) -> OpenVinoTrunk:
+    """One OpenVINO trunk per loaded network and dtype per process (its compiled shapes are reused)."""
+    return OpenVinoTrunk(network.model.model[:2], dtype, threads=torch.get_num_threads())
+
+
+def _openvino_pays(size: tuple[int, int] | None, overlap: int, torch_window: int, openvino_window: int) -> bool:
+    """Whether OpenVINO's windows, smaller for the same memory, cost less time than PyTorch's for this image.
+
+    Not for images under :data:`OPENVINO_MIN_PIXELS`, nor when the size is not known.
+    """
+    if size is None or size[0] * size[1] < OPENVINO_MIN_PIXELS:
+        return False
+    height, width = size
+    torch_cost = tiled_area(height, width, overlap, torch_window)
+    return tiled_area(height, width, overlap, openvino_window) < OPENVINO_SPEEDUP * torch_cost
 
 
 def execution_plan(
@@ -172,8 +245,9 @@ def execution_plan(
     *,
     tile: int = 256,
     overlap: int = 32,
+    size: tuple[int, int] | None = None,
 ) -> ExecutionPlan:
-    """Pick the dtype, memory layout, tile budget and batching for ``network`` on ``device``.
+    """Pick the dtype, memory layout, tile budget, batching and engine for ``network`` on ``device``.
 
     Args:
         network: a :func:`load_network` descriptor; anything else (a stand-in
@@ -183,16 +257,21 @@ def execution_plan(
         precision: see :func:`compute_dtype`.
         tile: the tile size (input pixels) on a GPU, and the fallback on the CPU.
         overlap: context (input pixels) on each side of a tile.
+        size: (height, width) of the image this pass runs on, in pixels, when known:
+            the CPU engine is chosen for it.
 
     CPU: one tile per forward pass, windows as large as :data:`CPU_TILE_MEMORY`
     allows (the context around each tile is recomputed work, so fewer, larger tiles
-    are faster). CUDA: float16, uniform ``tile + 2 * overlap`` windows, as many per
-    pass as :data:`CUDA_MEMORY_SHARE` of the free GPU memory holds (at most
-    :data:`CUDA_MAX_BATCH`). CUDA is queried only when ``device`` is a CUDA device.
-    RRDBNets run through :class:`StripedUpsampler` (``forward``) on every device.
+    are faster). An RRDBNet's trunk runs in OpenVINO (:data:`CPU_ENGINE_ENV`) when
+    that is installed and, at its smaller windows, costs less time for ``size`` than
+    PyTorch at its own (:data:`OPENVINO_SPEEDUP`). CUDA: float16, uniform
+    ``tile + 2 * overlap`` windows, as many per pass as :data:`CUDA_MEMORY_SHARE` of
+    the free GPU memory holds (at most :data:`CUDA_MAX_BATCH`). CUDA is queried only
+    when ``device`` is a CUDA device. RRDBNets run through :class:`StripedUpsampler`
+    (``forward``) on every device.
 
     Raises:
-        ValueError: unknown precision.
+        ValueError: unknown precision or :data:`CPU_ENGINE_ENV`.
     """
     dtype = compute_dtype(
         device,
@@ -206,6 +285,17 @@ def execution_plan(
     per_pixel = _activation_bytes(network, dtype, striped)
     if device.type != "cuda":
         max_window = int(CPU_TILE_MEMORY // per_pixel) if per_pixel else None
+        engine = cpu_engine_setting()
+        if striped and engine != "torch" and openvino_available():
+            assert max_window is not None
+            openvino_window = int(CPU_TILE_MEMORY // _OPENVINO_ACTIVATION_BYTES[_element_size(dtype)])
+            if engine == "openvino" or _openvino_pays(size, overlap, max_window, openvino_window):
+                trunk = _openvino_trunk(network, dtype)
+                forward = StripedUpsampler(network, trunk=trunk)
+                return ExecutionPlan(
+                    device, dtype, channels_last, openvino_window, batch=1, uniform=False, forward=forward,
+                    engine="openvino",
+                )  # fmt: skip
         return ExecutionPlan(device, dtype, channels_last, max_window, batch=1, uniform=False, forward=forward)
     window = (tile + 2 * overlap) ** 2
     free, _total = torch.cuda.mem_get_info(device)

@@ -142,11 +142,13 @@ def upscale_image(
     with torch.inference_mode():
         for index, scale in enumerate(chain):
             network = load_network(model, scale, str(device))
-            plan = execution_plan(network, device, precision, tile=_tile_size(spec.tile, device), overlap=overlap)
+            height, width = color.shape[:2]
+            plan = execution_plan(
+                network, device, precision, tile=_tile_size(spec.tile, device), overlap=overlap, size=(height, width)
+            )
             if fixed_tile:
                 pass_tile: int | tuple[int, int] = fixed_tile
             elif plan.max_window:
-                height, width = color.shape[:2]
                 pass_tile = balanced_tile(height, width, overlap, plan.max_window, uniform=plan.uniform)
             else:
                 pass_tile = _tile_size(spec.tile, device)

@@ -176,6 +176,15 @@ def balanced_tile(height: int, width: int, overlap: int, max_window: int, *, uni
     return best[2], best[3]
 
 
+def tiled_area(height: int, width: int, overlap: int, max_window: int, *, uniform: bool = False) -> int:
+    """Input pixels the network runs on (context included) for an image tiled by :func:`balanced_tile`.
+
+    The compute a tiling costs: equal to ``height * width`` when the image fits one window.
+    """
+    tile = balanced_tile(height, width, overlap, max_window, uniform=uniform)
+    return sum((t.py1 - t.py0) * (t.px1 - t.px0) for t in tile_grid(height, width, tile, overlap, uniform=uniform))
+
+
 def to_output_dtype(tile: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """Float [0, 1] samples to ``dtype``: float32 unchanged, uint8/uint16 rounded and clipped."""
     if dtype == np.float32:
