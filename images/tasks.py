@@ -158,7 +158,7 @@ def _upscale(image: Image, source: SourceImage) -> None:
         buffer.seek(0)
         width, height = result.size
         log.info("job_upscaled", extra={"device": result.device, "seconds": round(result.seconds, 2),
-                                        "scale_chain": result.scale_chain})  # fmt: skip
+                                        "scale_chain": result.scale_chain, "engines": result.engines})  # fmt: skip
         if jobs.complete(image, buffer, FORMAT_EXTENSIONS[fmt], width=width, height=height, fmt=fmt,
                          scale_chain=result.scale_chain, seconds=result.seconds):  # fmt: skip
             image.store_thumbnail("result_thumbnail", preview_jpeg(result.image))

@@ -24,7 +24,6 @@ import os
 import tempfile
 import threading
 import warnings
-from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,10 +36,6 @@ if TYPE_CHECKING:
     import openvino
 
 logger = logging.getLogger(__name__)
-
-#: Compiled window shapes kept per trunk: a tile grid has at most 9 (corner, edge and
-#: inner windows along each axis); each holds only its weights once its request is gone.
-MAX_COMPILED_SHAPES = 9
 
 
 def openvino_available() -> bool:
@@ -101,7 +96,9 @@ def load_trunk_ir(module: torch.nn.Module) -> openvino.Model:
         except RuntimeError as exc:
             logger.warning("ignoring unreadable OpenVINO model cache %s: %s", target, exc)
     logger.info("converting the RRDB trunk to OpenVINO IR -> %s", target)
-    with warnings.catch_warnings():
+    # no_grad: the weights are inference tensors when the network was loaded under inference_mode,
+    # and tracing with autograd on would try to save them for backward.
+    with warnings.catch_warnings(), torch.no_grad():
         # convert_model traces with torch.jit.trace, which warns of its own deprecation.
         warnings.filterwarnings("ignore", category=FutureWarning, module="torch.jit")
         model = openvino.convert_model(
@@ -143,28 +140,26 @@ class OpenVinoTrunk:
             "PERFORMANCE_HINT": "LATENCY",
             "CACHE_DIR": str(model_cache_dir() / "openvino" / "compiled"),
         }
-        self._compiled: OrderedDict[tuple[int, int], openvino.CompiledModel] = OrderedDict()
+        self._shape: tuple[int, int] | None = None
+        self._compiled: openvino.CompiledModel | None = None
         self._lock = threading.Lock()
 
     def _compiled_for(self, height: int, width: int) -> openvino.CompiledModel:
-        shape = (height, width)
-        compiled = self._compiled.get(shape)
-        if compiled is None:
+        """The model compiled for (height, width); only one is kept: a compiled model holds its
+        activation memory, so several would multiply the window budget."""
+        if self._compiled is None or self._shape != (height, width):
+            self._compiled = None  # freed before the next one allocates
             model = self._model.clone()
             model.reshape([1, 3, height, width])
-            compiled = self._core.compile_model(model, "CPU", self._config)
-            self._compiled[shape] = compiled
-            while len(self._compiled) > MAX_COMPILED_SHAPES:
-                self._compiled.popitem(last=False)
-        self._compiled.move_to_end(shape)
-        return compiled
+            self._compiled = self._core.compile_model(model, "CPU", self._config)
+            self._shape = (height, width)
+        return self._compiled
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[0] != 1:
             raise ValueError(f"OpenVinoTrunk runs one window at a time, got a batch of {x.shape[0]}")
         pixels = np.ascontiguousarray(x.detach().float().cpu().numpy())
         with self._lock:
-            # A request per window: its activations are freed when it goes, not kept per shape.
             request = self._compiled_for(*pixels.shape[2:]).create_infer_request()
             features = request.infer([pixels])[0]
             del request

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 import numpy as np
@@ -35,7 +35,9 @@ class UpscaleResult:
     ``image``: Pillow image at the requested size in the output mode, or for 16-bit
     RGB(A) input an (H, W, 3|4) uint16 array.
     ``model``: the model name. ``scale_chain``: native network scales applied in
-    order, e.g. ``[4]``. ``seconds``: wall time of the inference.
+    order, e.g. ``[4]``. ``seconds``: wall time of the inference. ``engines``: what ran
+    each pass of ``scale_chain`` (``"torch"``, or ``"openvino"`` for an RRDBNet's trunk; see
+    :func:`inference.execution.execution_plan`); for ``portrait``, its ``standard`` pass.
     """
 
     image: Image.Image | np.ndarray
@@ -43,6 +45,7 @@ class UpscaleResult:
     scale_chain: list[int]
     device: str
     seconds: float
+    engines: list[str] = field(default_factory=list)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -139,6 +142,7 @@ def upscale_image(
 
     color = planes.color
     out_dtype = np.dtype(np.uint16 if planes.bits == 16 else np.uint8)
+    engines: list[str] = []
     with torch.inference_mode():
         for index, scale in enumerate(chain):
             network = load_network(model, scale, str(device))
@@ -146,6 +150,7 @@ def upscale_image(
             plan = execution_plan(
                 network, device, precision, tile=_tile_size(spec.tile, device), overlap=overlap, size=(height, width)
             )
+            engines.append(plan.engine)
             if fixed_tile:
                 pass_tile: int | tuple[int, int] = fixed_tile
             elif plan.max_window:
@@ -189,7 +194,7 @@ def upscale_image(
         if planes.alpha is not None:
             alpha16 = np.rint(planes.alpha * 65535.0).astype(np.uint16)[:, :, None]
             samples = np.concatenate([samples, resize_samples16(alpha16, size)], axis=2)
-        return UpscaleResult(samples, model, chain, str(device), time.perf_counter() - started)
+        return UpscaleResult(samples, model, chain, str(device), time.perf_counter() - started, engines)
     if planes.bits == 16:
         gray = color.mean(axis=2, dtype=np.float32)
         color_img = Image.fromarray(np.rint(gray).astype(np.uint16))
@@ -208,6 +213,7 @@ def upscale_image(
         scale_chain=chain,
         device=str(device),
         seconds=time.perf_counter() - started,
+        engines=engines,
     )
 
 
@@ -267,7 +273,8 @@ def _upscale_portrait(
             out[oy0:oy1, ox0:ox1] = blend(out[oy0:oy1, ox0:ox1], face, weights)
         else:
             out.paste(Image.fromarray(blend(np.asarray(out.crop(region.out_box)), face, weights)), (ox0, oy0))
-    return UpscaleResult(out, model, result.scale_chain, result.device, time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    return UpscaleResult(out, model, result.scale_chain, result.device, elapsed, result.engines)
 
 
 def upscale_source(

@@ -265,7 +265,8 @@ def upscale_tiled(
     tiles = list(tile_grid(height, width, tile, overlap, uniform=uniform))
     batch = max(1, int(batch))
     if batch == 1:
-        pending = deque([t] for t in tiles)
+        # Windows of one shape in a row: OpenVINO compiles per shape and keeps one at a time.
+        pending = deque([t] for t in sorted(tiles, key=lambda t: t.window))
     else:
         groups: dict[tuple[int, int], list[Tile]] = {}
         for t in tiles:

@@ -20,7 +20,7 @@ def _torch_threads() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _no_upscaler_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The operator's ``UPSCALER_DEVICE``, ``UPSCALER_PRECISION`` and ``UPSCALER_TILE`` do not reach the tests;
-    a test that needs one sets it."""
-    for name in ("UPSCALER_DEVICE", "UPSCALER_PRECISION", "UPSCALER_TILE"):
+    """The operator's ``UPSCALER_DEVICE``, ``UPSCALER_PRECISION``, ``UPSCALER_TILE`` and ``UPSCALER_CPU_ENGINE``
+    do not reach the tests; a test that needs one sets it."""
+    for name in ("UPSCALER_DEVICE", "UPSCALER_PRECISION", "UPSCALER_TILE", "UPSCALER_CPU_ENGINE"):
         monkeypatch.delenv(name, raising=False)

@@ -15,6 +15,7 @@ from inference.execution import CPU_TILE_MEMORY, StripedUpsampler, execution_pla
 from inference.loading import load_network
 from inference.openvino_trunk import OpenVinoTrunk
 from inference.pipeline import upscale_image
+from inference.tiling import upscale_tiled
 from upscaler_site.testing import psnr
 
 pytest.importorskip("openvino")
@@ -52,11 +53,29 @@ def test_the_trunk_in_openvino_gives_the_networks_output(small_rrdbnet, model_ca
         tolerance = 1e-4 if dtype == torch.float32 else 0.1
         np.testing.assert_allclose(features, small_rrdbnet.model.model[:2](x), atol=tolerance)
         assert psnr(striped(x).numpy(), expected.numpy(), peak=1.0) > (80 if dtype == torch.float32 else 45)
-        # A second shape compiles its own model; the first is kept for the next window of its size.
+        # A second shape compiles its own model, in place of the first (each holds its activations).
+        first = trunk._compiled
         assert trunk(torch.rand(1, 3, 24, 24)).shape == (1, 32, 24, 24)
-        assert set(trunk._compiled) == {(40, 56), (24, 24)}
+        assert trunk._shape == (24, 24) and trunk._compiled is not first
+        assert trunk(torch.rand(1, 3, 24, 24)).shape == (1, 32, 24, 24)
+        assert trunk._shape == (24, 24)
     with pytest.raises(ValueError, match="one window at a time"):
         trunk(torch.rand(2, 3, 8, 8))
+
+
+def test_windows_of_one_shape_run_in_a_row():
+    """The trunk keeps one compiled shape, so a 3x3 grid must not switch shapes at every tile."""
+    shapes: list[tuple[int, int]] = []
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        shapes.append(tuple(x.shape[2:]))
+        return torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest")
+
+    image = np.random.default_rng(0).random((90, 90, 3), dtype=np.float32)
+    out = upscale_tiled(forward, image, 2, tile=30, overlap=8, device=CPU)
+    np.testing.assert_array_equal(out, image.repeat(2, axis=0).repeat(2, axis=1))
+    runs = [shape for index, shape in enumerate(shapes) if index == 0 or shapes[index - 1] != shape]
+    assert len(shapes) == 9 and len(runs) == len(set(shapes)) == 4
 
 
 def test_the_trunk_is_converted_once_per_host_and_reconverted_when_unreadable(small_rrdbnet, model_cache, monkeypatch):
@@ -132,4 +151,5 @@ def test_the_pipeline_runs_standard_with_the_openvino_trunk(model_cache, monkeyp
     result = upscale_image(image, (192, 160), model="standard")
     assert list((model_cache / "openvino").glob("trunk.*.xml"))
     assert result.image.size == (192, 160)
+    assert (result.engines, expected.engines) == (["openvino"], ["torch"])
     assert psnr(np.asarray(result.image), np.asarray(expected.image)) > 40
