@@ -68,7 +68,7 @@ def test_windows_of_one_shape_run_in_a_row():
     shapes: list[tuple[int, int]] = []
 
     def forward(x: torch.Tensor) -> torch.Tensor:
-        shapes.append(tuple(x.shape[2:]))
+        shapes.append((x.shape[2], x.shape[3]))
         return torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest")
 
     image = np.random.default_rng(0).random((90, 90, 3), dtype=np.float32)
