@@ -48,7 +48,7 @@ _OPENVINO_ACTIVATION_BYTES = {2: 2000, 4: 3600}
 #: with AVX2 only, docs/benchmarks.md); at 256 px it is 1.07-1.24.
 OPENVINO_SPEEDUP = 1.3
 #: Images smaller than this (input pixels) stay with PyTorch: at 256 x 256 OpenVINO saves
-#: 0.4 s of 6 s, and compiling a new window shape costs 0.8 s (a first image in a process
+#: 0.4 s of 6 s, and compiling a new window shape costs 0.6-0.8 s (a first image in a process
 #: also pays for reading the IR: 1.9 s against PyTorch's 0.75 s for 64 x 64).
 OPENVINO_MIN_PIXELS = 384 * 384
 #: ``auto`` (default): OpenVINO for an RRDBNet pass on the CPU when it is installed and its
