@@ -10,6 +10,7 @@ image at hand (:mod:`inference.openvino_trunk`, :data:`CPU_ENGINE_ENV`).
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ from inference.tiling import tiled_area
 
 if TYPE_CHECKING:
     import spandrel
+
+logger = logging.getLogger(__name__)
 
 #: Peak activation memory of one window, in bytes per input pixel, by spandrel
 #: architecture id and element size (2: bfloat16/float16, 4: float32), channels_last,
@@ -54,7 +57,7 @@ OPENVINO_MIN_PIXELS = 384 * 384
 #: ``auto`` (default): OpenVINO for an RRDBNet pass on the CPU when it is installed and its
 #: windows, smaller for the same memory, still cost less time than PyTorch's for that
 #: image; ``torch`` or ``openvino`` force one (``openvino`` falls back to PyTorch where it
-#: cannot run: no package, a GPU, another architecture).
+#: cannot run: no package, a GPU, another architecture, a network it fails to load).
 CPU_ENGINE_ENV = "UPSCALER_CPU_ENGINE"
 CPU_ENGINES = ("auto", "torch", "openvino")
 #: Activation memory one CPU forward pass may use: Real-ESRGAN's 256 px tile with
@@ -221,9 +224,14 @@ def cpu_engine_setting() -> str:
 
 
 @functools.lru_cache(maxsize=8)
-def _openvino_trunk(network: spandrel.ImageModelDescriptor, dtype: torch.dtype) -> OpenVinoTrunk:
-    """One OpenVINO trunk per loaded network and dtype per process (its compiled shapes are reused)."""
-    return OpenVinoTrunk(network.model.model[:2], dtype, threads=torch.get_num_threads())
+def _openvino_trunk(network: spandrel.ImageModelDescriptor, dtype: torch.dtype) -> OpenVinoTrunk | None:
+    """One OpenVINO trunk per loaded network and dtype per process, or None if OpenVINO cannot load it
+    here (logged once; the network then runs in PyTorch rather than fail every job)."""
+    try:
+        return OpenVinoTrunk(network.model.model[:2], dtype, threads=torch.get_num_threads())
+    except Exception:
+        logger.warning("openvino_unavailable", exc_info=True)
+        return None
 
 
 def _openvino_pays(size: tuple[int, int] | None, overlap: int, torch_window: int, openvino_window: int) -> bool:
@@ -291,11 +299,11 @@ def execution_plan(
             openvino_window = int(CPU_TILE_MEMORY // _OPENVINO_ACTIVATION_BYTES[_element_size(dtype)])
             if engine == "openvino" or _openvino_pays(size, overlap, max_window, openvino_window):
                 trunk = _openvino_trunk(network, dtype)
-                forward = StripedUpsampler(network, trunk=trunk)
-                return ExecutionPlan(
-                    device, dtype, channels_last, openvino_window, batch=1, uniform=False, forward=forward,
-                    engine="openvino",
-                )  # fmt: skip
+                if trunk is not None:
+                    return ExecutionPlan(
+                        device, dtype, channels_last, openvino_window, batch=1, uniform=False,
+                        forward=StripedUpsampler(network, trunk=trunk), engine="openvino",
+                    )  # fmt: skip
         return ExecutionPlan(device, dtype, channels_last, max_window, batch=1, uniform=False, forward=forward)
     window = (tile + 2 * overlap) ** 2
     free, _total = torch.cuda.mem_get_info(device)

@@ -135,6 +135,21 @@ def test_the_engine_is_chosen_per_image(small_rrdbnet, model_cache, monkeypatch)
         plan((600, 800), "tpu")
 
 
+def test_a_trunk_openvino_cannot_load_runs_in_pytorch(small_rrdbnet, model_cache, monkeypatch, caplog):
+    import openvino
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no plugin for this CPU")
+
+    monkeypatch.setattr(openvino, "convert_model", broken)
+    plan = execution_plan(small_rrdbnet, CPU, "bf16", overlap=64, size=(600, 800))
+    assert plan.engine == "torch" and plan.max_window == execution_plan(small_rrdbnet, CPU, "bf16").max_window
+    assert "openvino_unavailable" in caplog.text
+    caplog.clear()
+    assert execution_plan(small_rrdbnet, CPU, "bf16", overlap=64, size=(600, 800)).engine == "torch"
+    assert "openvino_unavailable" not in caplog.text  # tried once per network
+
+
 def test_warm_up_loads_the_trunk_a_large_image_would_run(model_cache):
     from inference.warmup import warm_up
 
