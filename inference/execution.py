@@ -9,6 +9,7 @@ image at hand (:mod:`inference.openvino_trunk`, :data:`CPU_ENGINE_ENV`).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import os
@@ -246,6 +247,26 @@ def _openvino_pays(size: tuple[int, int] | None, overlap: int, torch_window: int
     return tiled_area(height, width, overlap, openvino_window) < OPENVINO_SPEEDUP * torch_cost
 
 
+def _with_openvino_trunk(
+    plan: ExecutionPlan, network: spandrel.ImageModelDescriptor, size: tuple[int, int] | None, overlap: int
+) -> ExecutionPlan:
+    """``plan`` (PyTorch's, for an RRDBNet on the CPU) with the trunk in OpenVINO where
+    :data:`CPU_ENGINE_ENV` allows, OpenVINO loads it and it pays for ``size``; else ``plan``."""
+    engine = cpu_engine_setting()
+    if engine == "torch" or not openvino_available():
+        return plan
+    assert plan.max_window is not None  # an RRDBNet's activation bytes are known
+    window = int(CPU_TILE_MEMORY // _OPENVINO_ACTIVATION_BYTES[_element_size(plan.dtype)])
+    if engine != "openvino" and not _openvino_pays(size, overlap, plan.max_window, window):
+        return plan
+    trunk = _openvino_trunk(network, plan.dtype)
+    if trunk is None:
+        return plan
+    return dataclasses.replace(
+        plan, max_window=window, forward=StripedUpsampler(network, trunk=trunk), engine="openvino"
+    )
+
+
 def execution_plan(
     network: object,
     device: torch.device,
@@ -293,18 +314,8 @@ def execution_plan(
     per_pixel = _activation_bytes(network, dtype, striped)
     if device.type != "cuda":
         max_window = int(CPU_TILE_MEMORY // per_pixel) if per_pixel else None
-        engine = cpu_engine_setting()
-        if striped and engine != "torch" and openvino_available():
-            assert max_window is not None
-            openvino_window = int(CPU_TILE_MEMORY // _OPENVINO_ACTIVATION_BYTES[_element_size(dtype)])
-            if engine == "openvino" or _openvino_pays(size, overlap, max_window, openvino_window):
-                trunk = _openvino_trunk(network, dtype)
-                if trunk is not None:
-                    return ExecutionPlan(
-                        device, dtype, channels_last, openvino_window, batch=1, uniform=False,
-                        forward=StripedUpsampler(network, trunk=trunk), engine="openvino",
-                    )  # fmt: skip
-        return ExecutionPlan(device, dtype, channels_last, max_window, batch=1, uniform=False, forward=forward)
+        plan = ExecutionPlan(device, dtype, channels_last, max_window, batch=1, uniform=False, forward=forward)
+        return _with_openvino_trunk(plan, network, size, overlap) if striped else plan
     window = (tile + 2 * overlap) ** 2
     free, _total = torch.cuda.mem_get_info(device)
     per_item = window * (per_pixel or max(_ACTIVATION_BYTES["DAT"].values()))

@@ -29,6 +29,7 @@ Speed (measured in ``bench/speed.py``):
 from __future__ import annotations
 
 import contextlib
+import math
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -182,7 +183,7 @@ def tiled_area(height: int, width: int, overlap: int, max_window: int, *, unifor
     The compute a tiling costs: equal to ``height * width`` when the image fits one window.
     """
     tile = balanced_tile(height, width, overlap, max_window, uniform=uniform)
-    return sum((t.py1 - t.py0) * (t.px1 - t.px0) for t in tile_grid(height, width, tile, overlap, uniform=uniform))
+    return sum(math.prod(t.window) for t in tile_grid(height, width, tile, overlap, uniform=uniform))
 
 
 def to_output_dtype(tile: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -264,14 +265,12 @@ def upscale_tiled(
     out = np.empty((height * scale, width * scale, channels), dtype=out_dtype)
     tiles = list(tile_grid(height, width, tile, overlap, uniform=uniform))
     batch = max(1, int(batch))
-    if batch == 1:
-        # Windows of one shape in a row: OpenVINO compiles per shape and keeps one at a time.
-        pending = deque([t] for t in sorted(tiles, key=lambda t: t.window))
-    else:
-        groups: dict[tuple[int, int], list[Tile]] = {}
-        for t in tiles:
-            groups.setdefault(t.window, []).append(t)
-        pending = deque(g[i : i + batch] for g in groups.values() for i in range(0, len(g), batch))
+    # Windows of one shape in a row, even one at a time: batches form only from one shape, and
+    # OpenVINO compiles per shape and keeps one at a time.
+    groups: dict[tuple[int, int], list[Tile]] = {}
+    for t in tiles:
+        groups.setdefault(t.window, []).append(t)
+    pending = deque(g[i : i + batch] for g in groups.values() for i in range(0, len(g), batch))
 
     autocast: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     if compute_dtype is not None and compute_dtype != torch.float32:
